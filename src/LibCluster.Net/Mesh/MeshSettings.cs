@@ -1,0 +1,33 @@
+using System.Net;
+using LibCluster.Nodes;
+
+namespace LibCluster.Mesh;
+
+/// <summary>What the mesh needs to run, resolved from the validated options by the hosting layer.</summary>
+internal sealed record MeshSettings
+{
+    public required NodeName Name { get; init; }
+
+    public required string Cookie { get; init; }
+
+    public uint Creation { get; init; } = NodeCreation.NewCreation();
+
+    public IPAddress ListenAddress { get; init; } = IPAddress.Any;
+
+    /// <summary>The port to listen on; 0 picks a free one (tests).</summary>
+    public int Port { get; init; } = 9001;
+
+    public TimeSpan TickTime { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public int MaxFrameBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Connections still in the handshake at once; more are closed on arrival.</summary>
+    public int MaxPendingHandshakes { get; init; } = 64;
+
+    /// <summary>Bytes buffered per connection and direction before writers wait (backpressure).</summary>
+    public long MaxBufferedBytesPerConnection { get; init; } = 1024 * 1024;
+}

@@ -1,0 +1,394 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using LibCluster.Diagnostics;
+using LibCluster.Mesh.Framing;
+using LibCluster.Mesh.Transport;
+using LibCluster;
+using LibCluster.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace LibCluster.Mesh;
+
+/// <summary>A reply to a request, as it came off the wire.</summary>
+internal readonly record struct ReplyResult(ReplyStatus Status, byte[] Payload);
+
+/// <summary>
+/// One authenticated connection to a peer, after the handshake: writes frames under one lock (so frames from
+/// many callers never interleave and each caller's frames stay in order), reads and dispatches frames on one
+/// loop, answers ticks, correlates requests with replies, and closes exactly once with a reason.
+/// </summary>
+// The write lock is a SemaphoreSlim whose wait handle is never created, so it holds nothing to dispose.
+#pragma warning disable CA1001
+internal sealed partial class PeerConnection
+#pragma warning restore CA1001
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly SocketPipe _pipe;
+    private readonly MeshSettings _settings;
+    private readonly ClusterMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReplyResult>> _pendingRequests = new();
+    private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static long s_nextRequestId;
+    private IInboundMessageSink? _sink;
+    private Task _readLoop = Task.CompletedTask;
+    private int _closing;
+
+    // Tick bookkeeping, touched only by the manager's tick timer (and _wroteSinceTick by writers).
+    private long _lastBytesReceived;
+    private int _silentTicks;
+    private volatile bool _wroteSinceTick;
+    private volatile bool _readPausedByHandlers;
+
+    public PeerConnection(SocketPipe pipe, NodeName peer, uint peerCreation, bool dialledBySelf, MeshSettings settings, ClusterMetrics metrics, ILogger logger)
+    {
+        _pipe = pipe;
+        Peer = peer;
+        PeerCreation = peerCreation;
+        DialledBySelf = dialledBySelf;
+        _settings = settings;
+        _metrics = metrics;
+        _logger = logger;
+        _lastBytesReceived = pipe.BytesReceived;
+    }
+
+    public NodeName Peer { get; }
+
+    public uint PeerCreation { get; }
+
+    /// <summary>True when this node dialled the connection (it decides which connection survives a simultaneous connect).</summary>
+    public bool DialledBySelf { get; }
+
+    public System.Net.EndPoint? RemoteEndPoint => _pipe.RemoteEndPoint;
+
+    /// <summary>Completes, with the reason, once the connection is closed.</summary>
+    public Task<string> Closed => _closed.Task;
+
+    public bool IsClosed => Volatile.Read(ref _closing) != 0;
+
+    /// <summary>Starts reading frames; messages go to <paramref name="sink"/>.</summary>
+    public void Start(IInboundMessageSink sink)
+    {
+        _sink = sink;
+        _readLoop = ReadLoopAsync();
+    }
+
+    /// <summary>Sends a message (<paramref name="requestId"/> 0) or a request; waits while the outbound buffer is full.</summary>
+    public async ValueTask SendAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, ulong requestId = 0)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            MessageFrames.WriteMessage(_pipe.Output, requestId, mailbox, payload.Span);
+            _wroteSinceTick = true;
+            var flush = await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flush.IsCompleted)
+            {
+                ThrowClosed();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The pipe was completed under us by a concurrent close.
+            ThrowClosed();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        _metrics.MessageSent(payload.Length);
+    }
+
+    /// <summary>Sends a request and waits for its reply. Fails fast with <see cref="NodeDownException"/> if the connection drops.</summary>
+    public async Task<ReplyResult> RequestAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var id = (ulong)Interlocked.Increment(ref s_nextRequestId);
+        var pending = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pendingRequests[id] = pending;
+        try
+        {
+            if (IsClosed)
+            {
+                ThrowClosed();
+            }
+
+            await SendAsync(mailbox, payload, cancellationToken, id).ConfigureAwait(false);
+            return await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _pendingRequests.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Answers a request this node received on this connection.</summary>
+    public async ValueTask ReplyAsync(ulong requestId, ReplyStatus status, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            MessageFrames.WriteReply(_pipe.Output, requestId, status, payload.Span);
+            _wroteSinceTick = true;
+            var flush = await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flush.IsCompleted)
+            {
+                ThrowClosed();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            ThrowClosed();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Called every TickTime/4. Sends a TICK if nothing else went out since the last call; returns false once
+    /// nothing has been received for four calls in a row (one whole TickTime), unless it is this node's own
+    /// handlers that stopped the reading.
+    /// </summary>
+    public bool OnTick()
+    {
+        var received = _pipe.BytesReceived;
+        if (received != _lastBytesReceived || _readPausedByHandlers)
+        {
+            _lastBytesReceived = received;
+            _silentTicks = 0;
+        }
+        else if (++_silentTicks >= 4)
+        {
+            return false;
+        }
+
+        if (!_wroteSinceTick)
+        {
+            TrySendTick();
+        }
+
+        _wroteSinceTick = false;
+        return true;
+    }
+
+    /// <summary>Sends a TICK now unless a write is already in progress (which carries the same news).</summary>
+    public void TrySendTick()
+    {
+        if (!_writeLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (IsClosed)
+            {
+                return;
+            }
+
+            MessageFrames.WriteTick(_pipe.Output);
+            var flush = _pipe.Output.FlushAsync();
+            if (!flush.IsCompleted)
+            {
+                // The peer is not draining our output: keep the lock until the tick is queued so writes stay framed.
+                _ = ReleaseAfter(flush.AsTask());
+                return;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _writeLock.Release();
+    }
+
+    private async Task ReleaseAfter(Task flush)
+    {
+        try
+        {
+            await flush.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or IOException)
+        {
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection once. With <paramref name="sendGoodbye"/> the peer is told the reason first and
+    /// output already queued is given a moment to drain.
+    /// </summary>
+    public async Task CloseAsync(string reason, bool sendGoodbye)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            await _closed.Task.ConfigureAwait(false);
+            return;
+        }
+
+        if (sendGoodbye)
+        {
+            if (await _writeLock.WaitAsync(DrainTimeout).ConfigureAwait(false))
+            {
+                try
+                {
+                    MessageFrames.WriteGoodbye(_pipe.Output, reason);
+                    using var cts = new CancellationTokenSource(DrainTimeout);
+                    await _pipe.Output.FlushAsync(cts.Token).ConfigureAwait(false);
+                    await _pipe.CloseAsync(DrainTimeout).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or IOException)
+                {
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
+        }
+
+        await _pipe.DisposeAsync().ConfigureAwait(false);
+        _pipe.Input.CancelPendingRead();
+
+        foreach (var pending in _pendingRequests)
+        {
+            pending.Value.TrySetException(new NodeDownException(Peer, reason));
+        }
+
+        if (!ReferenceEquals(_readLoop, Task.CompletedTask))
+        {
+            try
+            {
+                await _readLoop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+            {
+            }
+        }
+
+        _closed.TrySetResult(reason);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        await Task.Yield();
+        var reader = _pipe.Input;
+        var reason = DisconnectReasons.ConnectionClosed;
+        try
+        {
+            while (!IsClosed)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (FrameCodec.TryReadFrame(ref buffer, _settings.MaxFrameBytes, out var frame))
+                    {
+                        var goodbye = await HandleFrameAsync(frame).ConfigureAwait(false);
+                        if (goodbye is not null)
+                        {
+                            reason = goodbye;
+                            return;
+                        }
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (MeshProtocolException ex)
+        {
+            reason = DisconnectReasons.ProtocolError;
+            LogProtocolError(_logger, Peer, RemoteEndPoint, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+            _ = CloseAsync(reason, sendGoodbye: false);
+        }
+    }
+
+    /// <summary>Handles one frame; returns the peer's goodbye reason when it said goodbye.</summary>
+    private async ValueTask<string?> HandleFrameAsync(ReadOnlySequence<byte> bytes)
+    {
+        var frame = MessageFrames.Decode(bytes);
+        switch (frame.Type)
+        {
+            case FrameType.Tick:
+                return null;
+
+            case FrameType.Goodbye:
+                var text = Encoding.UTF8.GetString(frame.Payload);
+                return string.IsNullOrEmpty(text) || text.Length > 64 ? DisconnectReasons.ConnectionClosed : text;
+
+            case FrameType.Reply:
+                if (_pendingRequests.TryRemove(frame.Id, out var pending))
+                {
+                    pending.TrySetResult(new ReplyResult(frame.Status, frame.Payload.ToArray()));
+                }
+
+                return null;
+
+            default:
+                string mailbox;
+                try
+                {
+                    mailbox = new UTF8Encoding(false, true).GetString(frame.Mailbox);
+                }
+                catch (DecoderFallbackException)
+                {
+                    throw new MeshProtocolException("protocol_error", "The peer sent a mailbox name that is not valid UTF-8.");
+                }
+
+                _metrics.MessageReceived(frame.Payload.Length);
+                var delivery = _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload);
+                if (!delivery.IsCompletedSuccessfully)
+                {
+                    _readPausedByHandlers = true;
+                    try
+                    {
+                        await delivery.ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _readPausedByHandlers = false;
+                    }
+                }
+
+                return null;
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (IsClosed)
+        {
+            ThrowClosed();
+        }
+    }
+
+    private void ThrowClosed() => throw new NodeDownException(Peer, _closed.Task.IsCompleted ? _closed.Task.Result : DisconnectReasons.ConnectionClosed);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Closing the connection to {NodeName} at {RemoteEndPoint}: {Problem}")]
+    private static partial void LogProtocolError(ILogger logger, NodeName nodeName, System.Net.EndPoint? remoteEndPoint, string problem);
+}
