@@ -22,9 +22,10 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _discoveryErrors;
     private readonly Histogram<double> _discoveryDuration;
 
-    public ClusterMetrics(IMeterFactory meterFactory)
+    /// <param name="meterFactory">The host's meter factory; without one (a bare service collection) the meter is created directly.</param>
+    public ClusterMetrics(IMeterFactory? meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _connectedNodes = meter.CreateUpDownCounter<long>("libcluster.nodes.connected", "{node}", "Nodes with an authenticated connection.");
         _connectionAttempts = meter.CreateCounter<long>("libcluster.connection.attempts", "{attempt}", "Outbound dials started.");
         _connectionFailures = meter.CreateCounter<long>("libcluster.connection.failures", "{failure}", "Outbound dials that failed, by reason.");

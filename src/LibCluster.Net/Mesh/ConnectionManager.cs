@@ -405,7 +405,8 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
 
             if (pipe is not null)
             {
-                await pipe.DisposeAsync().ConfigureAwait(false);
+                // Let a STATUS or a Nok/Alive ACK already queued reach the peer before the socket closes.
+                await pipe.CloseAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             }
         }
     }

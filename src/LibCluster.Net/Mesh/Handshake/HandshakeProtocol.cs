@@ -66,7 +66,17 @@ internal sealed class HandshakeProtocol
         var reply = HandshakeMessages.EncodeReply(Mac(InitiatorLabel, transcript));
         await PipeFrames.WriteFramesAsync(pipe.Output, cancellationToken, reply).ConfigureAwait(false);
 
-        var ack = await ReadAsync(pipe, cancellationToken).ConfigureAwait(false);
+        byte[] ack;
+        try
+        {
+            ack = await ReadAsync(pipe, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MeshProtocolException ex) when (ex.Reason == "connection_closed")
+        {
+            // The acceptor says nothing to a peer whose proof fails; closing right after our proof means just that.
+            throw new MeshProtocolException("rejected", $"{peer.Name} closed the connection after checking this node's proof: the cookies probably differ.");
+        }
+
         var verdict = HandshakeMessages.DecodeAck(ack, out var ackMac);
         var expected = Mac(AcceptorLabel, Concat(transcript, reply, [(byte)verdict]));
         if (!CryptographicOperations.FixedTimeEquals(ackMac, expected))

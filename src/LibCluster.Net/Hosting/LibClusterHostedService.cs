@@ -1,0 +1,69 @@
+using LibCluster.Diagnostics;
+using LibCluster.Mesh;
+using LibCluster.Messaging;
+using LibCluster.Topology;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LibCluster.Hosting;
+
+/// <summary>
+/// Starts the node with the host: binds the listener in <see cref="StartAsync"/> (so a port conflict fails
+/// start), then runs the topologies. On stop it says goodbye to every peer, so they see the node leave at once.
+/// </summary>
+internal sealed partial class LibClusterHostedService(
+    IOptions<LibClusterOptions> options,
+    IEnumerable<StrategyRegistration> strategies,
+    ConnectionManager connections,
+    MailboxRegistry mailboxes,
+    IServiceProvider services,
+    TimeProvider time,
+    ClusterMetrics metrics,
+    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggers.CreateLogger<LibClusterHostedService>();
+    private TopologyRuntime? _runtime;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var value = options.Value;
+        var catalog = strategies.ToDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
+        var topologies = new List<(string Name, ITopologyStrategy Strategy)>();
+        foreach (var (name, topology) in value.Topologies)
+        {
+            if (topology.Enabled)
+            {
+                topologies.Add((name, catalog[topology.Strategy!].Create(services, topology)));
+            }
+        }
+
+        connections.Start(mailboxes);
+        LogStarted(_logger, connections.Self, connections.ListenEndPoint!.Port, topologies.Count);
+        _runtime = new TopologyRuntime(
+            topologies,
+            new MeshNodeConnector(connections),
+            new TopologyRuntimeOptions { DefaultPort = value.Node.Port },
+            time,
+            loggers,
+            metrics);
+        _runtime.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_runtime is not null)
+        {
+            await _runtime.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await connections.DisposeAsync().ConfigureAwait(false);
+        await mailboxes.DisposeAsync().ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "LibCluster node {NodeName} started on port {Port} with {TopologyCount} topologies")]
+    private static partial void LogStarted(ILogger logger, LibCluster.Nodes.NodeName nodeName, int port, int topologyCount);
+}

@@ -1,0 +1,129 @@
+using System.Text;
+using LibCluster.Mesh;
+using LibCluster.Mesh.Framing;
+using LibCluster.Nodes;
+
+namespace LibCluster.Messaging;
+
+/// <summary>The <see cref="ICluster"/> of this node: the connection manager for the nodes, the mailboxes for the messages.</summary>
+internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mailboxes, TimeProvider time) : ICluster
+{
+    public NodeName Self => connections.Self;
+
+    public uint Creation => connections.Creation;
+
+    public IReadOnlyCollection<NodeName> ConnectedNodes => connections.ConnectedNodes;
+
+    public IAsyncEnumerable<MembershipChange> WatchAsync(CancellationToken cancellationToken = default) => connections.WatchAsync(cancellationToken);
+
+    public async Task WaitForNodesAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        var up = new HashSet<NodeName>();
+        await foreach (var change in connections.WatchAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (change.Kind == MembershipChangeKind.NodeUp)
+            {
+                up.Add(change.Node);
+            }
+            else
+            {
+                up.Remove(change.Node);
+            }
+
+            if (up.Count >= count)
+            {
+                return;
+            }
+        }
+
+        throw new OperationCanceledException("The node stopped before enough nodes were connected.");
+    }
+
+    public ValueTask ConnectAsync(NodeAddress node, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return new ValueTask(connections.ConnectAsync(node, cancellationToken));
+    }
+
+    public async ValueTask DisconnectAsync(NodeName node, CancellationToken cancellationToken = default) =>
+        await connections.DisconnectAsync(node).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public IDisposable Register(string mailbox, ClusterMessageHandler handler) => mailboxes.Register(mailbox, handler);
+
+    public ValueTask SendAsync(NodeName node, string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        MailboxRegistry.ValidateName(mailbox);
+        if (node == Self)
+        {
+            return mailboxes.DeliverLocalAsync(mailbox, payload, null, cancellationToken);
+        }
+
+        var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
+        return connection.SendAsync(mailbox, payload, cancellationToken);
+    }
+
+    public async ValueTask<ClusterReply> RequestAsync(NodeName node, string mailbox, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        MailboxRegistry.ValidateName(mailbox);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        ReplyResult result;
+        try
+        {
+            if (node == Self)
+            {
+                var local = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                await mailboxes.DeliverLocalAsync(mailbox, payload, local, linked.Token).ConfigureAwait(false);
+                result = await local.Task.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
+                result = await connection.RequestAsync(mailbox, payload, linked.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ClusterRequestTimeoutException(node, mailbox, timeout);
+        }
+
+        return result.Status switch
+        {
+            ReplyStatus.Ok => new ClusterReply(node, result.Payload),
+            ReplyStatus.NoMailbox => throw new MailboxNotFoundException(node, mailbox),
+            _ => throw new RemoteHandlerException(node, mailbox, Encoding.UTF8.GetString(result.Payload)),
+        };
+    }
+
+    public async ValueTask BroadcastAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        MailboxRegistry.ValidateName(mailbox);
+        var sends = new List<Task>();
+        foreach (var connection in connections.GetConnections())
+        {
+            sends.Add(SendSkippingDownAsync(connection, mailbox, payload, cancellationToken));
+        }
+
+        sends.Add(mailboxes.DeliverLocalAsync(mailbox, payload, null, cancellationToken).AsTask());
+        await Task.WhenAll(sends).ConfigureAwait(false);
+    }
+
+    private static async Task SendSkippingDownAsync(PeerConnection connection, string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.SendAsync(mailbox, payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NodeDownException)
+        {
+            // The node left while the broadcast went out; it is not part of the cluster any more.
+        }
+    }
+}

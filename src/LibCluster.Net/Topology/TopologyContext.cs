@@ -1,0 +1,23 @@
+using LibCluster.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace LibCluster.Topology;
+
+/// <summary>What a strategy knows about the node it runs on.</summary>
+public sealed class TopologyContext
+{
+    /// <summary>The topology's name (the key under <c>LibCluster:Topologies</c>).</summary>
+    public required string TopologyName { get; init; }
+
+    /// <summary>This node's name.</summary>
+    public required NodeName Self { get; init; }
+
+    /// <summary>The port nodes of this cluster listen on unless a strategy learns another (<c>LibCluster:Node:Port</c>).</summary>
+    public required int DefaultPort { get; init; }
+
+    /// <summary>The clock to use for polling intervals and timeouts.</summary>
+    public required TimeProvider TimeProvider { get; init; }
+
+    /// <summary>A logger for the strategy, categorised by its topology.</summary>
+    public required ILogger Logger { get; init; }
+}
