@@ -23,6 +23,7 @@ internal sealed partial class LibClusterHostedService(
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<LibClusterHostedService>();
+    private readonly List<ITopologyStrategy> _strategies = [];
     private TopologyRuntime? _runtime;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -34,7 +35,9 @@ internal sealed partial class LibClusterHostedService(
         {
             if (topology.Enabled)
             {
-                topologies.Add((name, catalog[topology.Strategy!].Create(services, topology)));
+                var strategy = catalog[topology.Strategy!].Create(services, topology);
+                _strategies.Add(strategy);
+                topologies.Add((name, strategy));
             }
         }
 
@@ -51,7 +54,22 @@ internal sealed partial class LibClusterHostedService(
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_runtime is not null)
+        {
+            // A strategy that ignores cancellation must not hold up shutdown past the host's deadline.
+            try
+            {
+                await _runtime.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -59,6 +77,21 @@ internal sealed partial class LibClusterHostedService(
         {
             await _runtime.DisposeAsync().ConfigureAwait(false);
         }
+
+        foreach (var strategy in _strategies)
+        {
+            switch (strategy)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+        }
+
+        _strategies.Clear();
 
         await connections.DisposeAsync().ConfigureAwait(false);
         await mailboxes.DisposeAsync().ConfigureAwait(false);

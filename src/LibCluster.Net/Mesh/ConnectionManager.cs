@@ -14,7 +14,7 @@ namespace LibCluster.Mesh;
 /// Keeps at most one authenticated connection per peer: listens, dials, runs handshakes, settles simultaneous
 /// connects and restarted peers, ticks, and tells watchers about nodes coming up and going down, in order.
 /// </summary>
-internal sealed partial class ConnectionManager : IAsyncDisposable
+internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
 {
     private readonly MeshSettings _settings;
     private readonly TimeProvider _time;
@@ -632,6 +632,12 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
 
         _stopping.Dispose();
     }
+
+    /// <summary>
+    /// For containers disposed synchronously: the host normally stops the node first (the hosted service awaits
+    /// <see cref="DisposeAsync"/>), so this only has work to do when no host ran.
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Node {NodeName} listening on {ListenEndPoint}")]
     private static partial void LogListening(ILogger logger, NodeName nodeName, EndPoint listenEndPoint);

@@ -13,7 +13,7 @@ namespace LibCluster.Messaging;
 /// The named mailboxes of this node. Each has a bounded queue and one consumer, so its handler sees one message
 /// at a time in arrival order; a full queue makes the connection that feeds it stop reading (backpressure).
 /// </summary>
-internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDisposable
+internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDisposable, IDisposable
 {
     public const int DefaultCapacity = 1024;
 
@@ -113,6 +113,9 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         await Task.WhenAll(_mailboxes.Values.Select(m => m.StopAsync())).ConfigureAwait(false);
         _stopping.Dispose();
     }
+
+    /// <summary>For containers disposed synchronously; see <see cref="ConnectionManager.Dispose"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private readonly record struct Envelope(NodeName From, PeerConnection? Connection, ulong RequestId, TaskCompletionSource<ReplyResult>? LocalReply, byte[] Buffer, int Length);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
 namespace LibCluster.Nodes;
@@ -25,9 +26,9 @@ public sealed record NodeAddress(NodeName Name, string Host, int Port)
     }
 
     /// <summary>Parses <c>name@host[:port]</c>, giving the reason when it is not valid.</summary>
-    public static bool TryParse(string? value, int defaultPort, out NodeAddress address, out string? error)
+    public static bool TryParse([NotNullWhen(true)] string? value, int defaultPort, [NotNullWhen(true)] out NodeAddress? address, [NotNullWhen(false)] out string? error)
     {
-        address = null!;
+        address = null;
         if (string.IsNullOrWhiteSpace(value))
         {
             error = "A node address must not be empty; expected 'basename@host' or 'basename@host:port'.";

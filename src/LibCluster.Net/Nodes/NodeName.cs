@@ -78,7 +78,6 @@ public readonly struct NodeName : IEquatable<NodeName>, IComparable<NodeName>
         for (var i = at + 1; i < value.Length; i++)
         {
             var c = value[i];
-            // Host names, IPv4 and IPv6 literals (':' and '%' for scope ids).
             if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':' or '%'))
             {
                 error = $"The node name '{value}' has '{c}' in its host; use a DNS name or an IP address.";
@@ -86,8 +85,48 @@ public readonly struct NodeName : IEquatable<NodeName>, IComparable<NodeName>
             }
         }
 
+        if (!IsValidHost(value.AsSpan(at + 1)))
+        {
+            error = $"The node name '{value}' does not end in a valid host: use a DNS name, an IPv4 address or an IPv6 address (a port belongs in a node address, not in the name).";
+            return false;
+        }
+
         name = new NodeName(value, at);
         error = null;
+        return true;
+    }
+
+    private static bool IsValidHost(ReadOnlySpan<char> host)
+    {
+        if (host.Contains(':'))
+        {
+            // Only an IPv6 literal has colons (with an optional %scope).
+            return System.Net.IPAddress.TryParse(host, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+        }
+
+        // IPv4 literals are DNS-shaped too: dot-separated labels of letters, digits, '-' and '_'.
+        if (host.Length is 0 or > 253 || host[^1] == '.' && host.Length == 1)
+        {
+            return false;
+        }
+
+        foreach (var range in host.TrimEnd('.').Split('.'))
+        {
+            var label = host.TrimEnd('.')[range];
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-')
+            {
+                return false;
+            }
+
+            foreach (var c in label)
+            {
+                if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                {
+                    return false;
+                }
+            }
+        }
+
         return true;
     }
 

@@ -9,11 +9,18 @@ internal interface INodeConnector
 
     bool IsConnected(NodeName node);
 
-    /// <summary>Connects, or returns when already connected; throws <see cref="ClusterException"/> on failure.</summary>
+    /// <summary>
+    /// Connects, or returns when already connected; throws <see cref="ClusterException"/> on failure. A dial must end
+    /// on its own within a bounded time (connect and handshake timeouts): the runtime cancels it only when stopping.
+    /// </summary>
     Task ConnectAsync(NodeAddress address, CancellationToken cancellationToken);
 
     Task DisconnectAsync(NodeName node, CancellationToken cancellationToken);
 
-    /// <summary>Membership changes, starting with a NodeUp for each node connected when the call is made.</summary>
+    /// <summary>
+    /// Membership changes, starting with a NodeUp for each node connected when the call is made. The subscription is
+    /// in place once the first <c>MoveNextAsync</c> has been called (before it completes), so a caller can check the
+    /// state after that call without missing a change.
+    /// </summary>
     IAsyncEnumerable<MembershipChange> WatchAsync(CancellationToken cancellationToken);
 }

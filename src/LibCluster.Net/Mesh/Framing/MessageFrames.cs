@@ -67,6 +67,11 @@ internal static class MessageFrames
     public static void WriteMessage(IBufferWriter<byte> writer, ulong requestId, string mailbox, ReadOnlySpan<byte> payload)
     {
         var mailboxLength = Encoding.UTF8.GetByteCount(mailbox);
+        if (mailboxLength is < 1 or > MaxMailboxBytes)
+        {
+            throw new ArgumentException($"A mailbox name must be 1 to {MaxMailboxBytes} UTF-8 bytes; '{mailbox}' is {mailboxLength}.", nameof(mailbox));
+        }
+
         var headLength = 1 + (requestId == 0 ? 0 : 8) + 1 + mailboxLength;
         FrameCodec.WriteHeader(writer, headLength + payload.Length);
         var span = writer.GetSpan(headLength);
@@ -144,7 +149,7 @@ internal static class MessageFrames
 
             case FrameType.Reply:
             {
-                if (!reader.TryReadBigEndian(out long _) || !reader.TryRead(out var status) || status > (byte)ReplyStatus.NoReply)
+                if (!reader.TryReadBigEndian(out long replyId) || replyId == 0 || !reader.TryRead(out var status) || status > (byte)ReplyStatus.NoReply)
                 {
                     throw Bad("a malformed REPLY");
                 }

@@ -19,7 +19,13 @@ internal static class PipeFrames
                 return bytes;
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCanceled)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                throw new OperationCanceledException("The handshake read was cancelled.");
+            }
+
+            if (result.IsCompleted)
             {
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 throw new MeshProtocolException("connection_closed", "The peer closed the connection during the handshake.");

@@ -74,7 +74,7 @@ internal sealed class HandshakeProtocol
         catch (MeshProtocolException ex) when (ex.Reason == "connection_closed")
         {
             // The acceptor says nothing to a peer whose proof fails; closing right after our proof means just that.
-            throw new MeshProtocolException("rejected", $"{peer.Name} closed the connection after checking this node's proof: the cookies probably differ.");
+            throw new MeshProtocolException("rejected", $"{peer.Name} closed the connection after checking this node's proof: the cookies differ, or the peer gave up on the handshake.");
         }
 
         var verdict = HandshakeMessages.DecodeAck(ack, out var ackMac);
