@@ -30,7 +30,7 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
 
         if (!string.IsNullOrWhiteSpace(node.Name))
         {
-            if (!NodeName.TryParse(node.Name, out _, out var error))
+            if (!NodeName.TryParse(node.Name.Trim(), out _, out var error))
             {
                 errors.Add($"{Node}:Name is not valid: {error}");
             }
@@ -55,15 +55,13 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
             errors.Add($"{Node}:TickTime {node.TickTime} is too short: use at least 00:00:00.1 (the default is 00:00:15).");
         }
 
-        if (node.HandshakeTimeout <= TimeSpan.Zero)
+        else if (node.TickTime > TimeSpan.FromHours(1))
         {
-            errors.Add($"{Node}:HandshakeTimeout must be positive.");
+            errors.Add($"{Node}:TickTime {node.TickTime} is longer than an hour; note that a bare number means days: write 00:00:15 for 15 seconds.");
         }
 
-        if (node.ConnectTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{Node}:ConnectTimeout must be positive.");
-        }
+        CheckTimeout(node.HandshakeTimeout, "HandshakeTimeout", errors);
+        CheckTimeout(node.ConnectTimeout, "ConnectTimeout", errors);
 
         if (node.MaxFrameBytes is < 1024 or > 1024 * 1024 * 1024)
         {
@@ -83,6 +81,18 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
         if (node.MailboxCapacity < 1)
         {
             errors.Add($"{Node}:MailboxCapacity must be at least 1.");
+        }
+    }
+
+    private static void CheckTimeout(TimeSpan value, string key, List<string> errors)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{Node}:{key} must be positive.");
+        }
+        else if (value > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{Node}:{key} {value} is longer than 5 minutes; note that a bare number means days: write 00:00:05 for 5 seconds.");
         }
     }
 

@@ -28,7 +28,7 @@ internal sealed class StrategyRegistration<TOptions>(
         {
             options = CreateOptions(topology);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or InvalidCastException or FormatException or ArgumentException)
         {
             return [$"{configPath}: {ex.Message}"];
         }

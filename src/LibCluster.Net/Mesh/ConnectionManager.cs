@@ -261,6 +261,11 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             _metrics.ConnectionFailure("refused");
             throw new ClusterConnectException(address, "refused", ex.Message, ex);
         }
+        catch (IOException ex)
+        {
+            _metrics.ConnectionFailure("connection_closed");
+            throw new ClusterConnectException(address, "connection_closed", $"the connection broke during the handshake: {ex.Message}", ex);
+        }
         catch (MeshProtocolException ex)
         {
             _metrics.HandshakeFailure(ex.Reason, inbound: false);
@@ -422,7 +427,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         {
             if (Volatile.Read(ref _disposed) != 0)
             {
-                return HandshakeVerdict.Alive;
+                throw new MeshProtocolException("shutting_down", $"{Self} is shutting down and accepts no new connections.");
             }
 
             var state = GetState(outcome.Peer);

@@ -30,4 +30,8 @@ internal sealed record MeshSettings
 
     /// <summary>Bytes buffered per connection and direction before writers wait (backpressure).</summary>
     public long MaxBufferedBytesPerConnection { get; init; } = 1024 * 1024;
+
+    /// <summary>Everything but the cookie, which must never reach a log.</summary>
+    public override string ToString() =>
+        $"MeshSettings {{ Name = {Name}, Creation = {Creation}, Listen = {ListenAddress}:{Port}, TickTime = {TickTime}, MaxFrameBytes = {MaxFrameBytes} }}";
 }

@@ -73,12 +73,22 @@ internal sealed partial class PeerConnection
     public void Start(IInboundMessageSink sink)
     {
         _sink = sink;
+        _pipe.MarkAuthenticated();
         _readLoop = ReadLoopAsync();
     }
 
     /// <summary>Sends a message (<paramref name="requestId"/> 0) or a request; waits while the outbound buffer is full.</summary>
     public async ValueTask SendAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, ulong requestId = 0)
     {
+        var limit = _settings.MaxFrameBytes - MessageFrames.MessageOverhead(mailbox, requestId);
+        if (payload.Length > limit)
+        {
+            // The peer would close the whole connection over it; refuse the one message instead.
+            throw new ArgumentException(
+                $"A payload of {payload.Length} bytes is over the limit of {limit} bytes (LibCluster:Node:MaxFrameBytes less the frame header).",
+                nameof(payload));
+        }
+
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -129,6 +139,13 @@ internal sealed partial class PeerConnection
     /// <summary>Answers a request this node received on this connection.</summary>
     public async ValueTask ReplyAsync(ulong requestId, ReplyStatus status, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
+        if (payload.Length > _settings.MaxFrameBytes - MessageFrames.ReplyOverhead)
+        {
+            throw new ArgumentException(
+                $"A reply of {payload.Length} bytes is over the limit of {_settings.MaxFrameBytes - MessageFrames.ReplyOverhead} bytes (LibCluster:Node:MaxFrameBytes less the frame header).",
+                nameof(payload));
+        }
+
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -338,8 +355,8 @@ internal sealed partial class PeerConnection
                 return null;
 
             case FrameType.Goodbye:
-                var text = Encoding.UTF8.GetString(frame.Payload);
-                return string.IsNullOrEmpty(text) || text.Length > 64 ? DisconnectReasons.ConnectionClosed : text;
+                // Only reasons we know become NodeDown reasons and metric tags: a peer must not invent tag values.
+                return frame.Payload.Length <= 32 ? KnownGoodbyeReason(Encoding.UTF8.GetString(frame.Payload)) : DisconnectReasons.ConnectionClosed;
 
             case FrameType.Reply:
                 if (_pendingRequests.TryRemove(frame.Id, out var pending))
@@ -378,6 +395,16 @@ internal sealed partial class PeerConnection
                 return null;
         }
     }
+
+    private static string KnownGoodbyeReason(string text) => text switch
+    {
+        DisconnectReasons.Shutdown => DisconnectReasons.Shutdown,
+        DisconnectReasons.Disconnect => DisconnectReasons.Disconnect,
+        DisconnectReasons.Replaced => DisconnectReasons.Replaced,
+        DisconnectReasons.Restarted => DisconnectReasons.Restarted,
+        DisconnectReasons.TickTimeout => DisconnectReasons.TickTimeout,
+        _ => DisconnectReasons.ConnectionClosed,
+    };
 
     private void ThrowIfClosed()
     {

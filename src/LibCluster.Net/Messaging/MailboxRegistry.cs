@@ -66,7 +66,9 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         {
             if (requestId != 0)
             {
-                return from.ReplyAsync(requestId, ReplyStatus.NoMailbox, ReadOnlyMemory<byte>.Empty, _stopping.Token);
+                // Not awaited: if both peers' output buffers were full, a read loop waiting to write would never read again.
+                _ = ReplyNoMailboxAsync(from, requestId);
+                return ValueTask.CompletedTask;
             }
 
             Interlocked.Increment(ref _droppedMessages);
@@ -78,6 +80,18 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         payload.CopyTo(buffer);
         return target.EnqueueAsync(new Envelope(from.Peer, from, requestId, null, buffer, length));
+    }
+
+    private async Task ReplyNoMailboxAsync(PeerConnection from, ulong requestId)
+    {
+        try
+        {
+            await from.ReplyAsync(requestId, ReplyStatus.NoMailbox, ReadOnlyMemory<byte>.Empty, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ClusterException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The requester is gone, or this node is stopping: nobody is waiting for the answer.
+        }
     }
 
     /// <summary>Delivers a message sent by this node to itself.</summary>

@@ -20,4 +20,7 @@ public sealed class TopologyContext
 
     /// <summary>A logger for the strategy, categorised by its topology.</summary>
     public required ILogger Logger { get; init; }
+
+    /// <summary>The cluster's instruments, where the runtime provides them (polling strategies record their polls).</summary>
+    internal Diagnostics.ClusterMetrics? Metrics { get; init; }
 }

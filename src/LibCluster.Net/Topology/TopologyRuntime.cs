@@ -60,7 +60,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
     /// <param name="options">Dialling and supervision settings.</param>
     /// <param name="time">The clock for every delay.</param>
     /// <param name="loggers">Creates the runtime's logger and one logger per topology for its strategy.</param>
-    /// <param name="metrics">The cluster's instruments. Strategies record their own polls; the runtime records nothing yet.</param>
+    /// <param name="metrics">The cluster's instruments. Handed to strategies through their context, so polling strategies record their polls.</param>
     public TopologyRuntime(
         IReadOnlyList<(string Name, ITopologyStrategy Strategy)> topologies,
         INodeConnector connector,
@@ -103,6 +103,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
                 DefaultPort = options.DefaultPort,
                 TimeProvider = time,
                 Logger = loggers.CreateLogger($"{typeof(TopologyRuntime).Namespace}.{name}"),
+                Metrics = metrics,
             };
             _topologies[i] = new TopologyEntry(name, strategy, context);
         }

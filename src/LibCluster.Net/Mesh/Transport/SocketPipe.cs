@@ -17,7 +17,14 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
     private readonly Pipe _output;
     private readonly Task _receiving;
     private readonly Task _sending;
+    /// <summary>
+    /// Bytes received before the peer is authenticated, at most: a handshake needs well under 1 KiB, so a stranger
+    /// cannot make a node buffer megabytes per connection while it is still proving nothing.
+    /// </summary>
+    public const int PreAuthenticationReceiveLimit = 16 * 1024;
+
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly TaskCompletionSource _authenticated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _bytesReceived;
     private long _bytesSent;
     private int _disposed;
@@ -62,6 +69,11 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         {
             while (true)
             {
+                if (!_authenticated.Task.IsCompleted && _bytesReceived >= PreAuthenticationReceiveLimit)
+                {
+                    await _authenticated.Task.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                }
+
                 var memory = writer.GetMemory(8192);
                 var read = await _socket.ReceiveAsync(memory, SocketFlags.None, _shutdown.Token).ConfigureAwait(false);
                 if (read == 0)
@@ -87,6 +99,9 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
             await writer.CompleteAsync(error).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The handshake succeeded: receive without the pre-authentication limit.</summary>
+    public void MarkAuthenticated() => _authenticated.TrySetResult();
 
     private async Task SendLoopAsync()
     {
