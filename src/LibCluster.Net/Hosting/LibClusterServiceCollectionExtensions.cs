@@ -72,6 +72,15 @@ public static class LibClusterServiceCollectionExtensions
             "Static",
             static (_, options) => new StaticStrategy(options),
             static (options, path) => StaticStrategy.Validate(options, path));
+        services.TryAddSingleton<LibCluster.Strategies.Dns.IDnsResolver>(static _ => new LibCluster.Strategies.Dns.DnsClientResolver());
+        builder.AddStrategy<LibCluster.Strategies.Dns.DnsStrategyOptions>(
+            "Dns",
+            static (sp, options) => new LibCluster.Strategies.Dns.DnsStrategy(options, sp.GetRequiredService<LibCluster.Strategies.Dns.IDnsResolver>()),
+            static (options, path) => LibCluster.Strategies.Dns.DnsStrategy.Validate(options, path));
+        builder.AddStrategy<LibCluster.Strategies.Dns.DnsSrvStrategyOptions>(
+            "DnsSrv",
+            static (sp, options) => new LibCluster.Strategies.Dns.DnsSrvStrategy(options, sp.GetRequiredService<LibCluster.Strategies.Dns.IDnsResolver>()),
+            static (options, path) => LibCluster.Strategies.Dns.DnsSrvStrategy.Validate(options, path));
         return builder;
     }
 

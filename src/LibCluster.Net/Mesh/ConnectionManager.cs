@@ -431,6 +431,12 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             }
 
             var state = GetState(outcome.Peer);
+            if (state.Active is { IsClosed: true } closing)
+            {
+                // Already on its way out; its own NodeDown would come a moment later anyway.
+                Detach(state, closing, DisconnectReasons.ConnectionClosed);
+            }
+
             if (state.Active is { } active)
             {
                 if (active.PeerCreation == outcome.PeerCreation && active.DialledBySelf && Self > outcome.Peer)

@@ -13,5 +13,5 @@ internal interface IInboundMessageSink
     /// the returned task completes, so it must be copied if kept. A task that does not complete at once pauses
     /// reading from this peer: that is how a slow handler pushes back on its sender.
     /// </summary>
-    ValueTask DeliverAsync(PeerConnection from, string mailbox, ulong requestId, ReadOnlySequence<byte> payload);
+    ValueTask DeliverAsync(PeerConnection from, string mailbox, ulong requestId, ReadOnlySequence<byte> payload, CancellationToken cancellationToken);
 }

@@ -36,10 +36,12 @@ internal sealed partial class PeerConnection
     private IInboundMessageSink? _sink;
     private Task _readLoop = Task.CompletedTask;
     private int _closing;
+    private readonly CancellationTokenSource _closingCts = new();
 
     // Tick bookkeeping, touched only by the manager's tick timer (and _wroteSinceTick by writers).
     private long _lastBytesReceived;
-    private int _silentTicks;
+    // -1: the interval in which the connection was made is only partly over at the first tick; it does not count.
+    private int _silentTicks = -1;
     private volatile bool _wroteSinceTick;
     private volatile bool _readPausedByHandlers;
 
@@ -276,6 +278,7 @@ internal sealed partial class PeerConnection
 
         await _pipe.DisposeAsync().ConfigureAwait(false);
         _pipe.Input.CancelPendingRead();
+        _closingCts.Cancel();
 
         foreach (var pending in _pendingRequests)
         {
@@ -378,7 +381,7 @@ internal sealed partial class PeerConnection
                 }
 
                 _metrics.MessageReceived(frame.Payload.Length);
-                var delivery = _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload);
+                var delivery = _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload, _closingCts.Token);
                 if (!delivery.IsCompletedSuccessfully)
                 {
                     _readPausedByHandlers = true;

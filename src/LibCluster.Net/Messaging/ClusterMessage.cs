@@ -58,7 +58,20 @@ public sealed class ClusterMessage
             return ValueTask.CompletedTask;
         }
 
-        return _connection!.ReplyAsync(_requestId, status, payload, cancellationToken);
+        return ReplyRemoteAsync(status, payload, cancellationToken);
+    }
+
+    private async ValueTask ReplyRemoteAsync(ReplyStatus status, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _connection!.ReplyAsync(_requestId, status, payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException)
+        {
+            Volatile.Write(ref _replied, 0);
+            throw;
+        }
     }
 }
 

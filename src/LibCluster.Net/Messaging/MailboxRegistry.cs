@@ -60,7 +60,7 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
 
     public bool IsRegistered(string name) => _mailboxes.ContainsKey(name);
 
-    public ValueTask DeliverAsync(PeerConnection from, string mailbox, ulong requestId, ReadOnlySequence<byte> payload)
+    public ValueTask DeliverAsync(PeerConnection from, string mailbox, ulong requestId, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
         if (!_mailboxes.TryGetValue(mailbox, out var target))
         {
@@ -79,7 +79,7 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         var length = (int)payload.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         payload.CopyTo(buffer);
-        return target.EnqueueAsync(new Envelope(from.Peer, from, requestId, null, buffer, length));
+        return target.EnqueueAsync(new Envelope(from.Peer, from, requestId, null, buffer, length), cancellationToken);
     }
 
     private async Task ReplyNoMailboxAsync(PeerConnection from, ulong requestId)

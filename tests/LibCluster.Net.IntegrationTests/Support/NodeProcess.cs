@@ -69,12 +69,26 @@ internal sealed class NodeProcess : IAsyncDisposable
         _changed.Release();
     }
 
-    /// <summary>A TCP port that was free a moment ago on 127.0.0.1.</summary>
+    /// <summary>
+    /// A TCP port that was free a moment ago on 127.0.0.1, taken from below the kernel's ephemeral range
+    /// (32768 and up on Linux) so that outgoing dials of other tests cannot grab it before the node binds it.
+    /// </summary>
     public static int FreePort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        while (true)
+        {
+            var port = Random.Shared.Next(20000, 32000);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken; try another.
+            }
+        }
     }
 
     public static string HostDll()

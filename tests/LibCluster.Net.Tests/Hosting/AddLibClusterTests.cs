@@ -187,10 +187,11 @@ public sealed class AddLibClusterTests
     {
         var services = new ServiceCollection();
         services.AddLibCluster(o => o.Node.Cookie = GoodCookie);
+        var strategies = services.Count(d => d.ServiceType == typeof(StrategyRegistration));
         services.AddLibCluster(o => o.Node.Name = "twice@127.0.0.1");
 
         services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
-        services.Count(d => d.ServiceType == typeof(StrategyRegistration)).Should().Be(1);
+        services.Count(d => d.ServiceType == typeof(StrategyRegistration)).Should().Be(strategies);
         using var provider = services.AddLogging().BuildServiceProvider();
         var options = provider.GetRequiredService<IOptions<LibClusterOptions>>().Value;
         options.Node.Cookie.Should().Be(GoodCookie);
@@ -211,7 +212,7 @@ public sealed class AddLibClusterTests
         using var provider = services.BuildServiceProvider();
         var options = provider.GetRequiredService<IOptions<LibClusterOptions>>().Value;
 
-        var registration = provider.GetServices<StrategyRegistration>().Single();
+        var registration = provider.GetServices<StrategyRegistration>().Single(r => r.Name == "Static");
         registration.Validate(options.Topologies["fixed"], "LibCluster:Topologies:fixed:Config").Should().BeEmpty();
         registration.Create(provider, options.Topologies["fixed"]).Should().BeOfType<StaticStrategy>();
     }

@@ -1,0 +1,62 @@
+using LibCluster.Nodes;
+using LibCluster.Topology;
+
+namespace LibCluster.Strategies.Dns;
+
+/// <summary>
+/// The <c>Dns</c> strategy: polls the A and AAAA records of a name (a Kubernetes headless service, a Cloud Foundry
+/// internal route) and wants <c>{NodeBasename}@{ip}</c> for every address, dialled at the cluster's port.
+/// </summary>
+internal sealed class DnsStrategy : DnsPollingStrategy
+{
+    private const string Example = "myapp-headless.default.svc.cluster.local";
+
+    public DnsStrategy(DnsStrategyOptions options, IDnsResolver resolver)
+        : base(CreateSettings(options), resolver)
+    {
+    }
+
+    protected override string RecordTypes => "A/AAAA";
+
+    /// <summary>
+    /// Checks the options; each error names its key under <paramref name="configPath"/>
+    /// (for example <c>LibCluster:Topologies:k8s:Config:Query</c>).
+    /// </summary>
+    /// <returns>The errors; empty when the options are valid.</returns>
+    internal static IReadOnlyList<string> Validate(DnsStrategyOptions options, string configPath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(configPath);
+        return DnsSettings.Validate(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, configPath, "A and AAAA", Example);
+    }
+
+    protected override async ValueTask<IReadOnlySet<NodeAddress>?> LookupAsync(TopologyContext context, CancellationToken cancellationToken)
+    {
+        var answer = await Resolver.ResolveAddressesAsync(Settings.ToQuery(), cancellationToken).ConfigureAwait(false);
+        if (!answer.NameExists)
+        {
+            return null;
+        }
+
+        var basename = Basename(context);
+        var nodes = new HashSet<NodeAddress>();
+        foreach (var address in answer.Records)
+        {
+            // IPAddress.ToString gives one canonical form, so a node's name does not change with how DNS spells it.
+            var host = address.ToString();
+            if (NodeName.TryParse($"{basename}@{host}", out var name) && !IsSelf(context, name))
+            {
+                nodes.Add(new NodeAddress(name, host, context.DefaultPort));
+            }
+        }
+
+        LogAnswer(context.Logger, context.TopologyName, Settings.Query, answer.Records.Count, nodes.Count);
+        return nodes;
+    }
+
+    private static DnsSettings CreateSettings(DnsStrategyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return DnsSettings.Create(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, "Dns", "A and AAAA", Example);
+    }
+}
