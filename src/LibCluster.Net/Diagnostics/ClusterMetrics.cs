@@ -21,6 +21,7 @@ internal sealed class ClusterMetrics
     private readonly Counter<long> _bytesReceived;
     private readonly Counter<long> _discoveryErrors;
     private readonly Histogram<double> _discoveryDuration;
+    private readonly Counter<long> _gossipPacketsDropped;
 
     /// <param name="meterFactory">The host's meter factory; without one (a bare service collection) the meter is created directly.</param>
     public ClusterMetrics(IMeterFactory? meterFactory)
@@ -37,6 +38,7 @@ internal sealed class ClusterMetrics
         _bytesReceived = meter.CreateCounter<long>("libcluster.bytes.received", "By", "Payload bytes received from other nodes.");
         _discoveryErrors = meter.CreateCounter<long>("libcluster.discovery.errors", "{error}", "Failed discovery polls, by topology.");
         _discoveryDuration = meter.CreateHistogram<double>("libcluster.discovery.duration", "s", "Duration of discovery polls, by topology.");
+        _gossipPacketsDropped = meter.CreateCounter<long>("libcluster.gossip.packets.dropped", "{packet}", "Gossip packets ignored, by topology and reason (malformed, bad_seal, replayed, stale, wrong_cluster...).");
     }
 
     public void NodeConnected() => _connectedNodes.Add(1);
@@ -75,4 +77,7 @@ internal sealed class ClusterMetrics
             _discoveryErrors.Add(1, tag);
         }
     }
+
+    public void GossipPacketDropped(string topology, string reason) =>
+        _gossipPacketsDropped.Add(1, new KeyValuePair<string, object?>("topology", topology), new KeyValuePair<string, object?>("reason", reason));
 }

@@ -72,6 +72,10 @@ public static class LibClusterServiceCollectionExtensions
             "Static",
             static (_, options) => new StaticStrategy(options),
             static (options, path) => StaticStrategy.Validate(options, path));
+        builder.AddStrategy<LibCluster.Strategies.Gossip.GossipStrategyOptions>(
+            "Gossip",
+            static (sp, options) => new LibCluster.Strategies.Gossip.GossipStrategy(options, sp.GetRequiredService<ConnectionManager>().Creation),
+            static (options, path) => LibCluster.Strategies.Gossip.GossipStrategy.Validate(options, path));
         services.TryAddSingleton<LibCluster.Strategies.Dns.IDnsResolver>(static _ => new LibCluster.Strategies.Dns.DnsClientResolver());
         builder.AddStrategy<LibCluster.Strategies.Dns.DnsStrategyOptions>(
             "Dns",

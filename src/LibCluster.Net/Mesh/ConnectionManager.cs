@@ -544,8 +544,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         return state;
     }
 
-    private SocketPipe NewPipe(Socket socket) =>
-        new(socket, Math.Max(_settings.MaxBufferedBytesPerConnection, _settings.MaxFrameBytes + 64 * 1024), _settings.MaxBufferedBytesPerConnection);
+    private SocketPipe NewPipe(Socket socket) => new(socket, _settings.MaxBufferedBytesPerConnection);
 
     private void Tick()
     {

@@ -75,7 +75,6 @@ internal sealed partial class PeerConnection
     public void Start(IInboundMessageSink sink)
     {
         _sink = sink;
-        _pipe.MarkAuthenticated();
         _readLoop = ReadLoopAsync();
     }
 
@@ -120,7 +119,8 @@ internal sealed partial class PeerConnection
     public async Task<ReplyResult> RequestAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var id = (ulong)Interlocked.Increment(ref s_nextRequestId);
-        var pending = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Continuations run synchronously where the reply is read: the caller resumes without a thread hop.
+        var pending = new TaskCompletionSource<ReplyResult>();
         _pendingRequests[id] = pending;
         try
         {
@@ -130,7 +130,8 @@ internal sealed partial class PeerConnection
             }
 
             await SendAsync(mailbox, payload, cancellationToken, id).ConfigureAwait(false);
-            return await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            using var cancel = cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource<ReplyResult>)state!).TrySetCanceled(token), pending);
+            return await pending.Task.ConfigureAwait(false);
         }
         finally
         {
@@ -276,8 +277,8 @@ internal sealed partial class PeerConnection
             }
         }
 
+        // Disposing the socket fails a read in progress; the read loop then ends and completes the reader.
         await _pipe.DisposeAsync().ConfigureAwait(false);
-        _pipe.Input.CancelPendingRead();
         _closingCts.Cancel();
 
         foreach (var pending in _pendingRequests)
@@ -364,7 +365,16 @@ internal sealed partial class PeerConnection
             case FrameType.Reply:
                 if (_pendingRequests.TryRemove(frame.Id, out var pending))
                 {
-                    pending.TrySetResult(new ReplyResult(frame.Status, frame.Payload.ToArray()));
+                    // The requester's continuation runs inline on this loop (no thread hop per round trip).
+                    _readPausedByHandlers = true;
+                    try
+                    {
+                        pending.TrySetResult(new ReplyResult(frame.Status, frame.Payload.ToArray()));
+                    }
+                    finally
+                    {
+                        _readPausedByHandlers = false;
+                    }
                 }
 
                 return null;
@@ -381,18 +391,17 @@ internal sealed partial class PeerConnection
                 }
 
                 _metrics.MessageReceived(frame.Payload.Length);
-                var delivery = _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload, _closingCts.Token);
-                if (!delivery.IsCompletedSuccessfully)
+
+                // An idle mailbox runs its handler right here; while it (or a full mailbox) holds this loop, the silence
+                // is ours, not the peer's, so the tick check must not count it.
+                _readPausedByHandlers = true;
+                try
                 {
-                    _readPausedByHandlers = true;
-                    try
-                    {
-                        await delivery.ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        _readPausedByHandlers = false;
-                    }
+                    await _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload, _closingCts.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _readPausedByHandlers = false;
                 }
 
                 return null;

@@ -54,7 +54,6 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
             throw new InvalidOperationException($"A mailbox named '{name}' is already registered on node {_self}.");
         }
 
-        mailbox.Start();
         return mailbox;
     }
 
@@ -133,22 +132,40 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
 
     private readonly record struct Envelope(NodeName From, PeerConnection? Connection, ulong RequestId, TaskCompletionSource<ReplyResult>? LocalReply, byte[] Buffer, int Length);
 
+    /// <summary>
+    /// One named mailbox. Its handler runs for one message at a time, in arrival order. When the mailbox is idle the
+    /// handler runs at once on the thread that delivers the message (no queue, no thread hop: that is what keeps a
+    /// request/reply round trip short); while it is busy, messages wait in a bounded queue that the busy thread drains,
+    /// and a full queue makes deliverers wait (backpressure).
+    /// </summary>
     private sealed class Mailbox(MailboxRegistry registry, string name, ClusterMessageHandler handler) : IDisposable
     {
         private readonly Channel<Envelope> _queue = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(registry._capacity)
         {
-            SingleReader = true,
+            SingleReader = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
 
-        private Task _consumer = Task.CompletedTask;
-
-        public void Start() => _consumer = ConsumeAsync();
+        // 1 while one thread owns the mailbox: it runs the handler and drains the queue before letting go.
+        private int _owned;
+        private Task _draining = Task.CompletedTask;
 
         public ValueTask EnqueueAsync(Envelope envelope, CancellationToken cancellationToken = default)
         {
+            if (_queue.Reader.Count == 0 && Interlocked.CompareExchange(ref _owned, 1, 0) == 0)
+            {
+                var run = DrainAsync(envelope);
+                if (!run.IsCompleted)
+                {
+                    _draining = run;
+                }
+
+                return ValueTask.CompletedTask;
+            }
+
             if (_queue.Writer.TryWrite(envelope))
             {
+                TryStartDraining();
                 return ValueTask.CompletedTask;
             }
 
@@ -161,6 +178,7 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
             {
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, registry._stopping.Token);
                 await _queue.Writer.WriteAsync(envelope, linked.Token).ConfigureAwait(false);
+                TryStartDraining();
             }
             catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
             {
@@ -172,37 +190,71 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
             }
         }
 
-        private async Task ConsumeAsync()
+        /// <summary>Takes ownership if nobody has it and something is queued (the owner may have let go just now).</summary>
+        private void TryStartDraining()
         {
-            await Task.Yield();
-            var token = registry._stopping.Token;
-            await foreach (var envelope in _queue.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            if (_queue.Reader.Count > 0 && Interlocked.CompareExchange(ref _owned, 1, 0) == 0)
             {
-                var message = new ClusterMessage(envelope.From, name, envelope.Buffer.AsMemory(0, envelope.Length), envelope.RequestId, envelope.Connection, envelope.LocalReply);
-                try
+                var run = DrainAsync(null);
+                if (!run.IsCompleted)
                 {
-                    await handler(message, token).ConfigureAwait(false);
-                    if (message.IsRequest && !message.HasReplied)
-                    {
-                        await message.ReplyAsync(ReplyStatus.NoReply, "the handler returned without replying"u8.ToArray(), token).ConfigureAwait(false);
-                    }
+                    _draining = run;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            }
+        }
+
+        /// <summary>Runs as the owner: handles <paramref name="first"/>, then whatever is queued, then lets go.</summary>
+        private async Task DrainAsync(Envelope? first)
+        {
+            if (first is { } envelope)
+            {
+                await HandleAsync(envelope).ConfigureAwait(false);
+            }
+
+            while (true)
+            {
+                while (_queue.Reader.TryRead(out var queued))
                 {
-                    LogHandlerFailed(registry._logger, ex, name, envelope.From);
-                    if (message.IsRequest && !message.HasReplied)
-                    {
-                        await TryReplyAsync(message, ReplyStatus.HandlerFailed, Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")).ConfigureAwait(false);
-                    }
+                    await HandleAsync(queued).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+
+                Volatile.Write(ref _owned, 0);
+
+                // A message queued between the last read and letting go would otherwise wait for the next one.
+                if (_queue.Reader.Count == 0 || Interlocked.CompareExchange(ref _owned, 1, 0) != 0)
                 {
-                    // The node is stopping.
+                    return;
                 }
-                finally
+            }
+        }
+
+        private async ValueTask HandleAsync(Envelope envelope)
+        {
+            var token = registry._stopping.Token;
+            var message = new ClusterMessage(envelope.From, name, envelope.Buffer.AsMemory(0, envelope.Length), envelope.RequestId, envelope.Connection, envelope.LocalReply);
+            try
+            {
+                await handler(message, token).ConfigureAwait(false);
+                if (message.IsRequest && !message.HasReplied)
                 {
-                    ArrayPool<byte>.Shared.Return(envelope.Buffer);
+                    await message.ReplyAsync(ReplyStatus.NoReply, "the handler returned without replying"u8.ToArray(), token).ConfigureAwait(false);
                 }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                LogHandlerFailed(registry._logger, ex, name, envelope.From);
+                if (message.IsRequest && !message.HasReplied)
+                {
+                    await TryReplyAsync(message, ReplyStatus.HandlerFailed, Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The node is stopping.
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(envelope.Buffer);
             }
         }
 
@@ -212,7 +264,7 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
             {
                 await message.ReplyAsync(status, payload, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is ClusterException or InvalidOperationException or OperationCanceledException)
+            catch (Exception ex) when (ex is ClusterException or InvalidOperationException or OperationCanceledException or ArgumentException)
             {
                 // The requester is gone; nothing to tell.
             }
@@ -237,7 +289,8 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         public async Task StopAsync()
         {
             _queue.Writer.TryComplete();
-            await _consumer.ConfigureAwait(false);
+            TryStartDraining();
+            await _draining.ConfigureAwait(false);
         }
 
         public void Dispose()

@@ -317,21 +317,27 @@ internal sealed class DnsmasqServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A port free on 127.0.0.1 for both UDP and TCP, from below the kernel's ephemeral range (32768 and up on Linux):
+    /// the resolvers' own query sockets take ephemeral ports, and one of them must not take the server's port while
+    /// it is stopped for a restart.
+    /// </summary>
     private static int FreeUdpAndTcpPort()
     {
-        for (var i = 0; ; i++)
+        while (true)
         {
+            var port = Random.Shared.Next(20000, 32000);
             using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
             using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
+                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
                 tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
                 return port;
             }
-            catch (SocketException) when (i < 50)
+            catch (SocketException)
             {
+                // Taken; try another.
             }
         }
     }

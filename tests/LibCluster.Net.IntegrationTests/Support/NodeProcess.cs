@@ -99,15 +99,32 @@ internal sealed class NodeProcess : IAsyncDisposable
         return File.Exists(dll) ? dll : throw new FileNotFoundException("The test node host is not built; build the solution first.", dll);
     }
 
-    public static NodeProcess Start(string name, IReadOnlyDictionary<string, string> settings)
+    /// <param name="name">The node's name.</param>
+    /// <param name="settings">Environment variables (<c>LibCluster__...</c>); they override the defaults set here.</param>
+    /// <param name="commandPrefix">
+    /// A command that runs <c>dotnet</c> for the node, for example <c>ip netns exec NAME</c> to start it inside a
+    /// network namespace; it must exec <c>dotnet</c>, so that the process is the node itself. Null: <c>dotnet</c> directly.
+    /// </param>
+    public static NodeProcess Start(string name, IReadOnlyDictionary<string, string> settings, IReadOnlyList<string>? commandPrefix = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var prefixed = commandPrefix is { Count: > 0 };
+        var info = new ProcessStartInfo(prefixed ? commandPrefix![0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (prefixed)
+        {
+            foreach (var argument in commandPrefix!.Skip(1))
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(HostDll());
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
         info.Environment["LibCluster__Node__Name"] = name;

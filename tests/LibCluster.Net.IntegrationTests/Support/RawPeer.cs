@@ -98,13 +98,37 @@ internal sealed class RawPeer : IAsyncDisposable
     /// <summary>Bytes received from the node (its TICKs, after the handshake).</summary>
     public long BytesReceived => _pipe.BytesReceived;
 
-    /// <summary>Completes when the node has closed the connection.</summary>
-    public Task Closed => _pipe.Closed;
+    /// <summary>Completes when the node has closed the connection (read by the drain that starts after the handshake).</summary>
+    public Task Closed => _drain ??= DrainAsync();
+
+    private Task? _drain;
+
+    /// <summary>Reads and discards whatever the node sends (its TICKs), until it closes: the peer stays silent but listens.</summary>
+    private async Task DrainAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            while (true)
+            {
+                var result = await _pipe.Input.ReadAsync();
+                _pipe.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // Reset or disposed: closed all the same.
+        }
+    }
 
     public static async Task<RawPeer> ConnectAsync(TestNode target, TimeSpan timeout)
     {
         var socket = await RawTcp.ConnectAsync(target, timeout);
-        return new RawPeer(new SocketPipe(socket, 1024 * 1024, 1024 * 1024));
+        return new RawPeer(new SocketPipe(socket, 1024 * 1024));
     }
 
     /// <summary>Runs the initiator's side of the handshake as <c>basename@127.0.0.1</c>.</summary>
@@ -113,7 +137,14 @@ internal sealed class RawPeer : IAsyncDisposable
     {
         var protocol = new HandshakeProtocol(cookie, NodeName.Parse($"{basename}@127.0.0.1"), creation);
         using var cts = new CancellationTokenSource(timeout);
-        return await protocol.InitiateAsync(new Duplex(_pipe.Input, _output), expectedPeer, cts.Token);
+        try
+        {
+            return await protocol.InitiateAsync(new Duplex(_pipe.Input, _output), expectedPeer, cts.Token);
+        }
+        finally
+        {
+            _drain ??= DrainAsync();
+        }
     }
 
     public ValueTask DisposeAsync() => _pipe.DisposeAsync();

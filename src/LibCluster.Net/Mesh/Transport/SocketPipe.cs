@@ -5,103 +5,71 @@ using System.Net.Sockets;
 namespace LibCluster.Mesh.Transport;
 
 /// <summary>
-/// A connected socket seen as a pair of bounded pipes, in the manner of Kestrel's socket transport: one loop
-/// moves received bytes into <see cref="Input"/>, another sends whatever has been flushed to <see cref="Output"/>.
-/// Many frames flushed while a send is in progress go out together in the next send (write batching); a
-/// full output pipe makes writers wait (backpressure); a full input pipe stops receiving.
+/// A connected socket seen as a duplex pipe. <see cref="Input"/> reads the socket on demand, on the thread of
+/// whoever reads frames: no receive loop and no thread hop between the socket and the frame parser, and nothing is
+/// buffered that the parser has not asked for (before authentication the 1 KiB frame cap bounds it; after it,
+/// not reading is how a busy node pushes back). <see cref="Output"/> is a bounded pipe drained by a send loop, in
+/// the manner of Kestrel's socket transport: frames flushed while a send is in progress go out together in the next
+/// send (write batching), and a full pipe makes writers wait (backpressure).
 /// </summary>
 internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
 {
-    private readonly Socket _socket;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly Task _receiving;
-    private readonly Task _sending;
-    /// <summary>
-    /// Bytes received before the peer is authenticated, at most: a handshake needs well under 1 KiB, so a stranger
-    /// cannot make a node buffer megabytes per connection while it is still proving nothing.
-    /// </summary>
-    public const int PreAuthenticationReceiveLimit = 16 * 1024;
+    private const int ReceiveBufferSize = 16 * 1024;
 
+    private readonly Socket _socket;
+    private readonly CountingStream _stream;
+    private readonly PipeReader _input;
+    private readonly Pipe _output;
+    private readonly Task _sending;
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly TaskCompletionSource _authenticated = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _bytesReceived;
     private long _bytesSent;
     private int _disposed;
 
     /// <param name="socket">A connected socket; the pipe owns it.</param>
-    /// <param name="maxInputBytes">Received bytes buffered before receiving stops; must hold the largest frame.</param>
     /// <param name="maxOutputBytes">Flushed bytes buffered before writers wait.</param>
-    public SocketPipe(Socket socket, long maxInputBytes, long maxOutputBytes)
+    public SocketPipe(Socket socket, long maxOutputBytes)
     {
         _socket = socket;
         RemoteEndPoint = socket.RemoteEndPoint;
-        _input = new Pipe(Options(maxInputBytes));
-        _output = new Pipe(Options(maxOutputBytes));
-        _receiving = ReceiveLoopAsync();
+        _stream = new CountingStream(socket);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReceiveBufferSize, minimumReadSize: 1024, leaveOpen: true));
+        _output = new Pipe(new PipeOptions(pauseWriterThreshold: maxOutputBytes, resumeWriterThreshold: maxOutputBytes / 2, useSynchronizationContext: false));
         _sending = SendLoopAsync();
     }
 
-    private static PipeOptions Options(long max) =>
-        new(pauseWriterThreshold: max, resumeWriterThreshold: max / 2, useSynchronizationContext: false);
-
-    public PipeReader Input => _input.Reader;
+    public PipeReader Input => _input;
 
     public PipeWriter Output => _output.Writer;
 
     public EndPoint? RemoteEndPoint { get; }
 
     /// <summary>Total bytes received so far: any growth counts as a sign of life.</summary>
-    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+    public long BytesReceived => _stream.BytesReceived;
 
     /// <summary>Total bytes handed to the socket so far.</summary>
     public long BytesSent => Volatile.Read(ref _bytesSent);
 
-    /// <summary>Completes when either direction has stopped (peer closed, error, or disposal).</summary>
-    public Task Closed => Task.WhenAny(_receiving, _sending);
-
-    private async Task ReceiveLoopAsync()
+    /// <summary>A network stream that counts what it receives (the tick check reads the count from another thread).</summary>
+    private sealed class CountingStream(Socket socket) : NetworkStream(socket, ownsSocket: false)
     {
-        await Task.Yield();
-        Exception? error = null;
-        var writer = _input.Writer;
-        try
-        {
-            while (true)
-            {
-                if (!_authenticated.Task.IsCompleted && _bytesReceived >= PreAuthenticationReceiveLimit)
-                {
-                    await _authenticated.Task.WaitAsync(_shutdown.Token).ConfigureAwait(false);
-                }
+        private long _bytesReceived;
 
-                var memory = writer.GetMemory(8192);
-                var read = await _socket.ReceiveAsync(memory, SocketFlags.None, _shutdown.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
+        public long BytesReceived => Volatile.Read(ref _bytesReceived);
 
-                writer.Advance(read);
-                Interlocked.Add(ref _bytesReceived, read);
-                var flush = await writer.FlushAsync(_shutdown.Token).ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            error = new IOException($"Receiving from {RemoteEndPoint} failed: {ex.Message}", ex);
+            var read = await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _bytesReceived, read);
+            return read;
         }
-        finally
+
+        public override int Read(Span<byte> buffer)
         {
-            await writer.CompleteAsync(error).ConfigureAwait(false);
+            var read = base.Read(buffer);
+            Interlocked.Add(ref _bytesReceived, read);
+            return read;
         }
     }
-
-    /// <summary>The handshake succeeded: receive without the pre-authentication limit.</summary>
-    public void MarkAuthenticated() => _authenticated.TrySetResult();
 
     private async Task SendLoopAsync()
     {
@@ -148,7 +116,7 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         finally
         {
             await reader.CompleteAsync().ConfigureAwait(false);
-            // Wake a receive loop that is waiting for bytes that will never be answered.
+            // Wake a reader that is waiting for bytes that will never come.
             try
             {
                 _socket.Shutdown(SocketShutdown.Both);
@@ -191,7 +159,8 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
 
         _shutdown.Cancel();
         _socket.Dispose();
-        await Task.WhenAll(_receiving, _sending).ConfigureAwait(false);
+        await _sending.ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
 
         // The input reader belongs to whoever reads frames; it completes it when its loop ends.

@@ -14,4 +14,7 @@ internal abstract partial class DnsPollingStrategy
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "Topology {Topology}: ignoring the SRV record of {Query} for {Target}:{Port}: {Reason}")]
     protected static partial void LogIgnoredRecord(ILogger logger, string topology, string query, string target, int port, string reason);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "Topology {Topology}: this node is named {NodeName}, but the Dns strategy names nodes by IP address ({Basename}@10.1.2.3): the other nodes will dial it under a name it does not have and fail the handshake. Name it by its IP address in LibCluster:Node:Name")]
+    protected static partial void LogSelfNotNamedByAddress(ILogger logger, string topology, string nodeName, string basename);
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using LibCluster.Nodes;
 using LibCluster.Topology;
 
@@ -10,6 +11,8 @@ namespace LibCluster.Strategies.Dns;
 internal sealed class DnsStrategy : DnsPollingStrategy
 {
     private const string Example = "myapp-headless.default.svc.cluster.local";
+
+    private bool _checkedSelf;
 
     public DnsStrategy(DnsStrategyOptions options, IDnsResolver resolver)
         : base(CreateSettings(options), resolver)
@@ -39,6 +42,15 @@ internal sealed class DnsStrategy : DnsPollingStrategy
         }
 
         var basename = Basename(context);
+        if (!_checkedSelf)
+        {
+            _checkedSelf = true;
+            if (string.Equals(basename, context.Self.Basename, StringComparison.Ordinal) && !IPAddress.TryParse(context.Self.Host, out _))
+            {
+                LogSelfNotNamedByAddress(context.Logger, context.TopologyName, context.Self.Value, basename);
+            }
+        }
+
         var nodes = new HashSet<NodeAddress>();
         foreach (var address in answer.Records)
         {

@@ -236,6 +236,30 @@ public sealed class DnsStrategyTests
     }
 
     [Fact]
+    public async Task WatchAsync_ThisNodeNamedByHostName_WarnsOnceThatOthersCannotReachItByThatName()
+    {
+        var resolver = new FakeDnsResolver().Addresses("10.0.0.2");
+        await using var driver = new PollDriver(Strategy(resolver), resolver, self: NodeName.Parse("app@pod-0.myapp"));
+
+        await driver.PollAsync();
+        await driver.PollAsync();
+
+        driver.Logs.Entries.Should().ContainSingle(e => e.EventId == 2204 && e.Level == LogLevel.Warning)
+            .Which.Message.Should().Contain("app@pod-0.myapp").And.Contain("LibCluster:Node:Name");
+    }
+
+    [Fact]
+    public async Task WatchAsync_ThisNodeNamedByAddress_DoesNotWarnAboutItsName()
+    {
+        var resolver = new FakeDnsResolver().Addresses("10.0.0.2");
+        await using var driver = new PollDriver(Strategy(resolver), resolver, self: NodeName.Parse("app@10.0.0.1"));
+
+        await driver.PollAsync();
+
+        driver.Logs.Entries.Should().NotContain(e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
     public void Constructor_InvalidOptions_ThrowsWithTheProblems()
     {
         var create = () => new DnsStrategy(new DnsStrategyOptions { NameServer = "dns.example" }, new FakeDnsResolver());
