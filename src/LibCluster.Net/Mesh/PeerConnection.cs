@@ -33,7 +33,10 @@ internal sealed partial class PeerConnection
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReplyResult>> _pendingRequests = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static long s_nextRequestId;
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private IInboundMessageSink? _sink;
+    private string? _lastMailbox;
+    private byte[] _lastMailboxBytes = [];
     private Task _readLoop = Task.CompletedTask;
     private int _closing;
     private readonly CancellationTokenSource _closingCts = new();
@@ -380,15 +383,7 @@ internal sealed partial class PeerConnection
                 return null;
 
             default:
-                string mailbox;
-                try
-                {
-                    mailbox = new UTF8Encoding(false, true).GetString(frame.Mailbox);
-                }
-                catch (DecoderFallbackException)
-                {
-                    throw new MeshProtocolException("protocol_error", "The peer sent a mailbox name that is not valid UTF-8.");
-                }
+                var mailbox = MailboxName(frame.Mailbox);
 
                 _metrics.MessageReceived(frame.Payload.Length);
 
@@ -406,6 +401,34 @@ internal sealed partial class PeerConnection
 
                 return null;
         }
+    }
+
+    /// <summary>
+    /// The mailbox name of a frame. Streams mostly address one mailbox, so the last name is kept and reused while the
+    /// bytes match: no string per message.
+    /// </summary>
+    private string MailboxName(ReadOnlySequence<byte> bytes)
+    {
+        Span<byte> name = stackalloc byte[MessageFrames.MaxMailboxBytes];
+        var length = (int)bytes.Length;
+        bytes.CopyTo(name);
+        name = name[..length];
+        if (_lastMailbox is not null && name.SequenceEqual(_lastMailboxBytes))
+        {
+            return _lastMailbox;
+        }
+
+        try
+        {
+            _lastMailbox = StrictUtf8.GetString(name);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new MeshProtocolException("protocol_error", "The peer sent a mailbox name that is not valid UTF-8.");
+        }
+
+        _lastMailboxBytes = name.ToArray();
+        return _lastMailbox;
     }
 
     private static string KnownGoodbyeReason(string text) => text switch

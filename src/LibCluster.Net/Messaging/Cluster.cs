@@ -73,20 +73,20 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
         MailboxRegistry.ValidateName(mailbox);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
         using var timer = new CancellationTokenSource(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token) : null;
         ReplyResult result;
         try
         {
             if (node == Self)
             {
                 var local = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await mailboxes.DeliverLocalAsync(mailbox, payload, local, linked.Token).ConfigureAwait(false);
-                result = await local.Task.WaitAsync(linked.Token).ConfigureAwait(false);
+                await mailboxes.DeliverLocalAsync(mailbox, payload, local, (linked ?? timer).Token).ConfigureAwait(false);
+                result = await local.Task.WaitAsync((linked ?? timer).Token).ConfigureAwait(false);
             }
             else
             {
                 var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
-                result = await connection.RequestAsync(mailbox, payload, linked.Token).ConfigureAwait(false);
+                result = await connection.RequestAsync(mailbox, payload, (linked ?? timer).Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -10,7 +10,7 @@ internal sealed class FakeGossipTransport : IGossipTransport
 {
     public static readonly EndPoint DefaultSource = new IPEndPoint(IPAddress.Parse("192.0.2.50"), 45892);
 
-    private readonly Channel<(byte[] Packet, EndPoint? Source)> _incoming = Channel.CreateUnbounded<(byte[], EndPoint?)>();
+    private readonly Channel<(byte[] Packet, EndPoint? Source, Exception? Error)> _incoming = Channel.CreateUnbounded<(byte[], EndPoint?, Exception?)>();
     private readonly Channel<byte[]> _sent = Channel.CreateUnbounded<byte[]>();
     private int _receives;
     private int _delivered;
@@ -27,7 +27,14 @@ internal sealed class FakeGossipTransport : IGossipTransport
     public void Deliver(byte[] packet, EndPoint? source = null)
     {
         Interlocked.Increment(ref _delivered);
-        _incoming.Writer.TryWrite((packet, source ?? DefaultSource));
+        _incoming.Writer.TryWrite((packet, source ?? DefaultSource, null));
+    }
+
+    /// <summary>Makes the next receive throw <paramref name="error"/>, as a socket would.</summary>
+    public void DeliverError(Exception error)
+    {
+        Interlocked.Increment(ref _delivered);
+        _incoming.Writer.TryWrite(([], null, error));
     }
 
     /// <summary>
@@ -51,7 +58,12 @@ internal sealed class FakeGossipTransport : IGossipTransport
     public async ValueTask<GossipDatagram> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _receives);
-        var (packet, source) = await _incoming.Reader.ReadAsync(cancellationToken);
+        var (packet, source, error) = await _incoming.Reader.ReadAsync(cancellationToken);
+        if (error is not null)
+        {
+            throw error;
+        }
+
         packet.CopyTo(buffer);
         return new GossipDatagram(packet.Length, source);
     }

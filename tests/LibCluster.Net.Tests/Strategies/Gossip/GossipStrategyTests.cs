@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using LibCluster.Nodes;
 using LibCluster.Strategies.Gossip;
 using LibCluster.Tests.Topology;
@@ -238,6 +239,33 @@ public sealed class GossipStrategyTests
 
         (await harness.NextSetAsync()).Should().BeEquivalentTo([GossipHarness.Address("b@10.0.0.2", 9001)]);
         harness.Dropped(GossipDropReasons.Malformed).Should().Be(7);
+    }
+
+    [Fact]
+    public async Task WatchAsync_OversizedDatagramReportedBySocket_IsDroppedAndTheLoopGoesOn()
+    {
+        await using var harness = new GossipHarness(Options());
+        await harness.StartAsync();
+
+        harness.Transport.DeliverError(new SocketException((int)SocketError.MessageSize));
+        await harness.Transport.WaitHandledAsync();
+        harness.Deliver(Heartbeats.Plain("b@10.0.0.2"));
+
+        (await harness.NextSetAsync()).Should().HaveCount(1);
+        harness.Dropped(GossipDropReasons.Malformed).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task WatchAsync_ReceiveFailsForGood_ThrowsSoThatTheSupervisorRestartsIt()
+    {
+        await using var harness = new GossipHarness(Options());
+        await harness.StartAsync();
+
+        harness.Transport.DeliverError(new SocketException((int)SocketError.NotSocket));
+
+        var next = async () => await harness.NextSetAsync();
+        await next.Should().ThrowAsync<SocketException>();
+        await Eventually.WaitUntilAsync(() => harness.Transport.IsDisposed, "the failed enumeration released its transport");
     }
 
     [Fact]
