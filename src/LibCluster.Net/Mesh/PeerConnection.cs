@@ -99,7 +99,11 @@ internal sealed partial class PeerConnection
             ThrowIfClosed();
             MessageFrames.WriteMessage(_pipe.Output, requestId, mailbox, payload.Span);
             _wroteSinceTick = true;
-            var flush = await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+            // Someone waits for a request's answer: send it now rather than after a hop to the send loop.
+            var flush = requestId == 0
+                ? await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false)
+                : await SendScheduler.FlushInline(_pipe.Output, cancellationToken).ConfigureAwait(false);
             if (flush.IsCompleted)
             {
                 ThrowClosed();
@@ -158,7 +162,7 @@ internal sealed partial class PeerConnection
             ThrowIfClosed();
             MessageFrames.WriteReply(_pipe.Output, requestId, status, payload.Span);
             _wroteSinceTick = true;
-            var flush = await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var flush = await SendScheduler.FlushInline(_pipe.Output, cancellationToken).ConfigureAwait(false);
             if (flush.IsCompleted)
             {
                 ThrowClosed();

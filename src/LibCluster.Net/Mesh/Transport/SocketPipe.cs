@@ -33,7 +33,7 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         RemoteEndPoint = socket.RemoteEndPoint;
         _stream = new CountingStream(socket);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReceiveBufferSize, minimumReadSize: 1024, leaveOpen: true));
-        _output = new Pipe(new PipeOptions(pauseWriterThreshold: maxOutputBytes, resumeWriterThreshold: maxOutputBytes / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(readerScheduler: SendScheduler.Instance, pauseWriterThreshold: maxOutputBytes, resumeWriterThreshold: maxOutputBytes / 2, useSynchronizationContext: false));
         _sending = SendLoopAsync();
     }
 
