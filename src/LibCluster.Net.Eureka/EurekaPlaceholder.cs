@@ -1,4 +1,0 @@
-namespace LibCluster.Eureka;
-
-/// <summary>Marks the package until the Eureka strategy lands.</summary>
-internal static class EurekaPlaceholder;
