@@ -56,16 +56,18 @@ internal sealed partial class LibClusterHostedService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_runtime is not null)
+        // Stop dialling, then say GOODBYE at once: peers see this node leave without waiting for the strategies
+        // (a Eureka deregistration, say) to wind down.
+        var runtimeStopping = _runtime?.DisposeAsync().AsTask() ?? Task.CompletedTask;
+        await connections.DisposeAsync().ConfigureAwait(false);
+
+        // A strategy that ignores cancellation must not hold up shutdown past the host's deadline.
+        try
         {
-            // A strategy that ignores cancellation must not hold up shutdown past the host's deadline.
-            try
-            {
-                await _runtime.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await runtimeStopping.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
 
         await DisposeAsync().ConfigureAwait(false);

@@ -60,8 +60,40 @@ public sealed class NodeOptions
     /// <summary>Messages queued per mailbox before the connections feeding it stop reading.</summary>
     public int MailboxCapacity { get; set; } = 1024;
 
+    /// <summary>Mutual TLS for the mesh (<c>LibCluster:Node:Tls</c>); off unless <see cref="TlsOptions.Enabled"/>.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     /// <summary>The shortest cookie accepted.</summary>
     public const int MinCookieLength = 32;
+}
+
+/// <summary>
+/// Mutual TLS 1.3 under the mesh's handshake (<c>LibCluster:Node:Tls</c>): every node presents a certificate and
+/// accepts only peers whose certificate chains to <see cref="TrustedCaPath"/>. The cookie still decides who may join;
+/// TLS adds confidentiality and integrity for everything after it.
+/// </summary>
+public sealed class TlsOptions
+{
+    /// <summary>Turns TLS on. All nodes of a cluster must agree: a TLS node and a plain node cannot talk.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>This node's certificate: a PKCS#12 file (.pfx/.p12), or a PEM certificate with <see cref="KeyPath"/>.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key of a PEM <see cref="CertificatePath"/>.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>The password of a PKCS#12 <see cref="CertificatePath"/>, if it has one.</summary>
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>
+    /// The PEM certificate(s) of the CA that signs the cluster's node certificates. Peers must chain to it. When
+    /// empty the machine's trusted roots are used (then any certificate a public CA issued would pass: set it).
+    /// </summary>
+    public string? TrustedCaPath { get; set; }
+
+    /// <summary>Also require the peer's certificate to name the host it was dialled at (off: node certificates rarely carry IPs).</summary>
+    public bool CheckCertificateName { get; set; }
 }
 
 /// <summary>One topology: a strategy and its settings (<c>LibCluster:Topologies:{name}</c>).</summary>

@@ -82,6 +82,18 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
         {
             errors.Add($"{Node}:MailboxCapacity must be at least 1.");
         }
+
+        if (node.Tls.Enabled)
+        {
+            try
+            {
+                _ = TlsLoader.Load(node.Tls);
+            }
+            catch (Exception ex) when (ex is ClusterException)
+            {
+                errors.Add(ex.Message);
+            }
+        }
     }
 
     private static void CheckTimeout(TimeSpan value, string key, List<string> errors)

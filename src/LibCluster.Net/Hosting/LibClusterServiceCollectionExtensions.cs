@@ -130,6 +130,7 @@ public static class LibClusterServiceCollectionExtensions
             MaxFrameBytes = node.MaxFrameBytes,
             MaxPendingHandshakes = node.MaxPendingHandshakes,
             MaxBufferedBytesPerConnection = node.MaxBufferedBytesPerConnection,
+            Tls = node.Tls.Enabled ? TlsLoader.Load(node.Tls) : null,
         };
     }
 

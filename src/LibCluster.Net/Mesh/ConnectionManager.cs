@@ -25,6 +25,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private readonly Dictionary<NodeName, PeerState> _peers = [];
     private readonly List<Channel<MembershipChange>> _watchers = [];
     private readonly SemaphoreSlim _handshakeSlots;
+    private readonly AuthFailureLimiter _authFailures;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _background = [];
     private IInboundMessageSink? _sink;
@@ -41,6 +42,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         _logger = logger;
         _handshake = new HandshakeProtocol(settings.Cookie, settings.Name, settings.Creation);
         _handshakeSlots = new SemaphoreSlim(settings.MaxPendingHandshakes, settings.MaxPendingHandshakes);
+        _authFailures = new AuthFailureLimiter(time);
     }
 
     public NodeName Self => _settings.Name;
@@ -231,7 +233,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(_settings.ConnectTimeout + _settings.HandshakeTimeout);
             var socket = await OpenSocketAsync(address, timeout.Token).ConfigureAwait(false);
-            pipe = NewPipe(socket);
+            pipe = await NewPipeAsync(socket, address.Host, timeout.Token).ConfigureAwait(false);
             var outcome = await _handshake.InitiateAsync(pipe, address.Name, timeout.Token).ConfigureAwait(false);
             if (outcome.Verdict == HandshakeVerdict.Ok)
             {
@@ -356,6 +358,12 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
                 continue;
             }
 
+            if (_authFailures.RefuseOnArrival(socket.RemoteEndPoint, _metrics, _logger))
+            {
+                socket.Dispose();
+                continue;
+            }
+
             if (!_handshakeSlots.Wait(0))
             {
                 _metrics.HandshakeFailure("too_many_handshakes", inbound: true);
@@ -371,12 +379,14 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
 
     private async Task AcceptOneAsync(Socket socket)
     {
-        var pipe = NewPipe(socket);
+        SocketPipe? pipe = null;
+        var remote = socket.RemoteEndPoint;
         PeerConnection? accepted = null;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(_settings.HandshakeTimeout);
+            pipe = await NewPipeAsync(socket, null, timeout.Token).ConfigureAwait(false);
             await _handshake.AcceptAsync(pipe, outcome => Decide(pipe, outcome, out accepted), timeout.Token).ConfigureAwait(false);
             if (accepted is not null)
             {
@@ -387,12 +397,17 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
             _metrics.HandshakeFailure("timeout", inbound: true);
-            LogInboundHandshakeFailed(_logger, pipe?.RemoteEndPoint, "timeout", $"the handshake did not finish within {_settings.HandshakeTimeout.TotalSeconds:0.#} s");
+            LogInboundHandshakeFailed(_logger, remote, "timeout", $"the handshake did not finish within {_settings.HandshakeTimeout.TotalSeconds:0.#} s");
         }
         catch (MeshProtocolException ex)
         {
             _metrics.HandshakeFailure(ex.Reason, inbound: true);
-            LogInboundHandshakeFailed(_logger, pipe?.RemoteEndPoint, ex.Reason, ex.Message);
+            if (ex.Reason == "bad_cookie")
+            {
+                _authFailures.RecordFailure(remote);
+            }
+
+            LogInboundHandshakeFailed(_logger, remote, ex.Reason, ex.Message);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
         {
@@ -412,6 +427,10 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             {
                 // Let a STATUS or a Nok/Alive ACK already queued reach the peer before the socket closes.
                 await pipe.CloseAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+            else if (accepted is null)
+            {
+                socket.Dispose();
             }
         }
     }
@@ -544,7 +563,27 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         return state;
     }
 
-    private SocketPipe NewPipe(Socket socket) => new(socket, _settings.MaxBufferedBytesPerConnection);
+    /// <summary>Wraps a connected socket, running the TLS handshake first when TLS is on (<paramref name="targetHost"/> null: accepting).</summary>
+    private async Task<SocketPipe> NewPipeAsync(Socket socket, string? targetHost, CancellationToken cancellationToken)
+    {
+        var raw = new CountingStream(socket);
+        if (_settings.Tls is not { } tls)
+        {
+            return new SocketPipe(socket, raw, null, _settings.MaxBufferedBytesPerConnection);
+        }
+
+        try
+        {
+            var secure = await tls.AuthenticateAsync(raw, targetHost, cancellationToken).ConfigureAwait(false);
+            return new SocketPipe(socket, raw, secure, _settings.MaxBufferedBytesPerConnection);
+        }
+        catch
+        {
+            await raw.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            throw;
+        }
+    }
 
     private void Tick()
     {

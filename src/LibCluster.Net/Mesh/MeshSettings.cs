@@ -31,7 +31,10 @@ internal sealed record MeshSettings
     /// <summary>Bytes buffered per connection and direction before writers wait (backpressure).</summary>
     public long MaxBufferedBytesPerConnection { get; init; } = 1024 * 1024;
 
+    /// <summary>Mutual TLS under the handshake, or null for plain TCP.</summary>
+    public Transport.MeshTls? Tls { get; init; }
+
     /// <summary>Everything but the cookie, which must never reach a log.</summary>
     public override string ToString() =>
-        $"MeshSettings {{ Name = {Name}, Creation = {Creation}, Listen = {ListenAddress}:{Port}, TickTime = {TickTime}, MaxFrameBytes = {MaxFrameBytes} }}";
+        $"MeshSettings {{ Name = {Name}, Creation = {Creation}, Listen = {ListenAddress}:{Port}, TickTime = {TickTime}, MaxFrameBytes = {MaxFrameBytes}, Tls = {Tls is not null} }}";
 }

@@ -69,6 +69,9 @@ internal sealed partial class PeerConnection
 
     public System.Net.EndPoint? RemoteEndPoint => _pipe.RemoteEndPoint;
 
+    /// <summary>True when the connection runs over TLS.</summary>
+    public bool IsSecure => _pipe.IsSecure;
+
     /// <summary>Completes, with the reason, once the connection is closed.</summary>
     public Task<string> Closed => _closed.Task;
 

@@ -113,7 +113,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
         _dialPipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null),
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = options.ReconnectBaseDelay,

@@ -33,7 +33,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     public NodeAddress Address => new(Name, "127.0.0.1", Manager.ListenEndPoint!.Port);
 
-    public static TestNode Start(string basename, string cookie = Cookie, TimeSpan? tickTime = null, ILoggerFactory? loggers = null, uint? creation = null, int port = 0, int maxPendingHandshakes = 64, TimeSpan? handshakeTimeout = null)
+    public static TestNode Start(string basename, string cookie = Cookie, TimeSpan? tickTime = null, ILoggerFactory? loggers = null, uint? creation = null, int port = 0, int maxPendingHandshakes = 64, TimeSpan? handshakeTimeout = null, LibCluster.Mesh.Transport.MeshTls? tls = null)
     {
         loggers ??= NullLoggerFactory.Instance;
         var settings = new MeshSettings
@@ -46,6 +46,7 @@ internal sealed class TestNode : IAsyncDisposable
             MaxPendingHandshakes = maxPendingHandshakes,
             HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(5),
             Creation = creation ?? NodeCreation.NewCreation(),
+            Tls = tls,
         };
         var manager = new ConnectionManager(settings, TimeProvider.System, new ClusterMetrics(s_metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), loggers.CreateLogger<ConnectionManager>());
         var mailboxes = new MailboxRegistry(settings.Name, loggers.CreateLogger<MailboxRegistry>());

@@ -17,7 +17,8 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
     private const int ReceiveBufferSize = 16 * 1024;
 
     private readonly Socket _socket;
-    private readonly CountingStream _stream;
+    private readonly CountingStream _raw;
+    private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly Pipe _output;
     private readonly Task _sending;
@@ -28,10 +29,20 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
     /// <param name="socket">A connected socket; the pipe owns it.</param>
     /// <param name="maxOutputBytes">Flushed bytes buffered before writers wait.</param>
     public SocketPipe(Socket socket, long maxOutputBytes)
+        : this(socket, new CountingStream(socket), null, maxOutputBytes)
+    {
+    }
+
+    /// <param name="socket">A connected socket; the pipe owns it.</param>
+    /// <param name="raw">The socket's counting stream.</param>
+    /// <param name="secure">A TLS stream already authenticated over <paramref name="raw"/>, or null for plain TCP.</param>
+    /// <param name="maxOutputBytes">Flushed bytes buffered before writers wait.</param>
+    public SocketPipe(Socket socket, CountingStream raw, Stream? secure, long maxOutputBytes)
     {
         _socket = socket;
         RemoteEndPoint = socket.RemoteEndPoint;
-        _stream = new CountingStream(socket);
+        _raw = raw;
+        _stream = secure ?? raw;
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReceiveBufferSize, minimumReadSize: 1024, leaveOpen: true));
         _output = new Pipe(new PipeOptions(readerScheduler: SendScheduler.Instance, pauseWriterThreshold: maxOutputBytes, resumeWriterThreshold: maxOutputBytes / 2, useSynchronizationContext: false));
         _sending = SendLoopAsync();
@@ -43,33 +54,14 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
 
     public EndPoint? RemoteEndPoint { get; }
 
-    /// <summary>Total bytes received so far: any growth counts as a sign of life.</summary>
-    public long BytesReceived => _stream.BytesReceived;
+    /// <summary>True when the connection runs over TLS.</summary>
+    public bool IsSecure => !ReferenceEquals(_stream, _raw);
 
-    /// <summary>Total bytes handed to the socket so far.</summary>
+    /// <summary>Total bytes received so far (on the wire, before any decryption): any growth counts as a sign of life.</summary>
+    public long BytesReceived => _raw.BytesReceived;
+
+    /// <summary>Total bytes handed to the transport so far.</summary>
     public long BytesSent => Volatile.Read(ref _bytesSent);
-
-    /// <summary>A network stream that counts what it receives (the tick check reads the count from another thread).</summary>
-    private sealed class CountingStream(Socket socket) : NetworkStream(socket, ownsSocket: false)
-    {
-        private long _bytesReceived;
-
-        public long BytesReceived => Volatile.Read(ref _bytesReceived);
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var read = await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref _bytesReceived, read);
-            return read;
-        }
-
-        public override int Read(Span<byte> buffer)
-        {
-            var read = base.Read(buffer);
-            Interlocked.Add(ref _bytesReceived, read);
-            return read;
-        }
-    }
 
     private async Task SendLoopAsync()
     {
@@ -90,6 +82,13 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
                             var remaining = segment;
                             while (!remaining.IsEmpty)
                             {
+                                if (IsSecure)
+                                {
+                                    // One TLS record per segment; the segments of a batch still go out back to back.
+                                    await _stream.WriteAsync(remaining, _shutdown.Token).ConfigureAwait(false);
+                                    break;
+                                }
+
                                 var sent = await _socket.SendAsync(remaining, SocketFlags.None, _shutdown.Token).ConfigureAwait(false);
                                 remaining = remaining[sent..];
                             }
@@ -109,7 +108,7 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             // The receive side sees the same failure; the connection owner closes both.
         }
@@ -161,6 +160,7 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         _socket.Dispose();
         await _sending.ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
+        await _raw.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
 
         // The input reader belongs to whoever reads frames; it completes it when its loop ends.
