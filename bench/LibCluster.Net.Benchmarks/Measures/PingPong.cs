@@ -98,7 +98,7 @@ internal static class PingPong
 
             // The messaging layer alone: the same request to a mailbox on this node (no socket, no framing).
             var self = cluster.Self;
-            using (cluster.Register("echo", static (message, ct) => message.ReplyAsync(message.Payload, ct)))
+            using (cluster.Register("echo", static (message, ct) => message.ReplyAsync(message.Payload, ct), MailboxOptions.Inline))
             {
                 for (var i = 0; i < Warmup; i++)
                 {
@@ -155,8 +155,8 @@ internal static class PingPong
         var sink = new Sink();
         var host = BenchHost.Build(name, 0);
         var cluster = host.Cluster();
-        using var echo = cluster.Register("echo", static (message, ct) => message.ReplyAsync(message.Payload, ct));
-        using var sinkMailbox = cluster.Register("sink", sink.OnMessage);
+        using var echo = cluster.Register("echo", static (message, ct) => message.ReplyAsync(message.Payload, ct), MailboxOptions.Inline);
+        using var sinkMailbox = cluster.Register("sink", sink.OnMessage, MailboxOptions.Inline);
         using var count = cluster.Register("count", sink.OnCountAsync);
         using var stats = cluster.Register("stats", static (message, ct) => message.ReplyAsync(Encoding.UTF8.GetBytes(ProcessStats.Now().Encode()), ct));
         var closed = NodeRole.StdinClosed();

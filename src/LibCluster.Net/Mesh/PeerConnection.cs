@@ -81,6 +81,14 @@ internal sealed partial class PeerConnection
     public void Start(IInboundMessageSink sink)
     {
         _sink = sink;
+
+        // A send that fails (reset, broken pipe) ends the connection even while reading is paused by a full mailbox.
+        _ = _pipe.SendLoopEnded.ContinueWith(
+            static (_, state) => ((PeerConnection)state!).CloseAsync(DisconnectReasons.ConnectionClosed, sendGoodbye: false),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
         _readLoop = ReadLoopAsync();
     }
 
@@ -129,8 +137,9 @@ internal sealed partial class PeerConnection
     public async Task<ReplyResult> RequestAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var id = (ulong)Interlocked.Increment(ref s_nextRequestId);
-        // Continuations run synchronously where the reply is read: the caller resumes without a thread hop.
-        var pending = new TaskCompletionSource<ReplyResult>();
+        // The requester resumes on the thread pool, never on this connection's read loop: code after an await must
+        // not be able to stall the connection by blocking its thread.
+        var pending = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pendingRequests[id] = pending;
         try
         {
@@ -148,6 +157,27 @@ internal sealed partial class PeerConnection
             _pendingRequests.TryRemove(id, out _);
         }
     }
+
+    private const int MaxBackgroundReplies = 64;
+    private int _backgroundReplies;
+
+    /// <summary>
+    /// Claims one of a few slots for a reply written off the read loop; false when they are all taken (the peer is
+    /// not reading its answers), so such replies cannot pile up without bound.
+    /// </summary>
+    public bool TryBeginBackgroundReply()
+    {
+        if (Interlocked.Increment(ref _backgroundReplies) <= MaxBackgroundReplies)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _backgroundReplies);
+        return false;
+    }
+
+    /// <summary>Gives back a slot taken with <see cref="TryBeginBackgroundReply"/>.</summary>
+    public void EndBackgroundReply() => Interlocked.Decrement(ref _backgroundReplies);
 
     /// <summary>Answers a request this node received on this connection.</summary>
     public async ValueTask ReplyAsync(ulong requestId, ReplyStatus status, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
@@ -375,16 +405,7 @@ internal sealed partial class PeerConnection
             case FrameType.Reply:
                 if (_pendingRequests.TryRemove(frame.Id, out var pending))
                 {
-                    // The requester's continuation runs inline on this loop (no thread hop per round trip).
-                    _readPausedByHandlers = true;
-                    try
-                    {
-                        pending.TrySetResult(new ReplyResult(frame.Status, frame.Payload.ToArray()));
-                    }
-                    finally
-                    {
-                        _readPausedByHandlers = false;
-                    }
+                    pending.TrySetResult(new ReplyResult(frame.Status, frame.Payload.ToArray()));
                 }
 
                 return null;

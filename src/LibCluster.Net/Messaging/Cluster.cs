@@ -54,7 +54,13 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
     public async ValueTask DisconnectAsync(NodeName node, CancellationToken cancellationToken = default) =>
         await connections.DisconnectAsync(node).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    public IDisposable Register(string mailbox, ClusterMessageHandler handler) => mailboxes.Register(mailbox, handler);
+    public IDisposable Register(string mailbox, ClusterMessageHandler handler) => mailboxes.Register(mailbox, handler, MailboxOptions.Default);
+
+    public IDisposable Register(string mailbox, ClusterMessageHandler handler, MailboxOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return mailboxes.Register(mailbox, handler, options);
+    }
 
     public ValueTask SendAsync(NodeName node, string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {

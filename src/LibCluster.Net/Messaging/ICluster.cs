@@ -44,6 +44,10 @@ public interface ICluster
     /// <exception cref="InvalidOperationException">A mailbox of that name is already registered.</exception>
     IDisposable Register(string mailbox, ClusterMessageHandler handler);
 
+    /// <summary>Registers a named mailbox with options (for example <see cref="MailboxOptions.Inline"/> for the lowest latency).</summary>
+    /// <exception cref="InvalidOperationException">A mailbox of that name is already registered.</exception>
+    IDisposable Register(string mailbox, ClusterMessageHandler handler, MailboxOptions options);
+
     /// <summary>
     /// Sends a one-way message to a mailbox on a node (this node included). Completes when the message is queued
     /// for sending; waits while the connection's outbound buffer is full. A message for a mailbox that does not

@@ -43,12 +43,12 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         }
     }
 
-    public IDisposable Register(string name, ClusterMessageHandler handler)
+    public IDisposable Register(string name, ClusterMessageHandler handler, MailboxOptions? options = null)
     {
         ValidateName(name);
         ArgumentNullException.ThrowIfNull(handler);
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-        var mailbox = new Mailbox(this, name, handler);
+        var mailbox = new Mailbox(this, name, handler, (options ?? MailboxOptions.Default).RunInline);
         if (!_mailboxes.TryAdd(name, mailbox))
         {
             throw new InvalidOperationException($"A mailbox named '{name}' is already registered on node {_self}.");
@@ -66,7 +66,17 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
             if (requestId != 0)
             {
                 // Not awaited: if both peers' output buffers were full, a read loop waiting to write would never read again.
-                _ = ReplyNoMailboxAsync(from, requestId);
+                // Bounded: a peer that sends such requests but never reads the answers gets no more than a few queued;
+                // the rest are dropped and their requesters time out.
+                if (from.TryBeginBackgroundReply())
+                {
+                    _ = ReplyNoMailboxAsync(from, requestId);
+                }
+                else
+                {
+                    Interlocked.Increment(ref _droppedMessages);
+                }
+
                 return ValueTask.CompletedTask;
             }
 
@@ -90,6 +100,10 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         catch (Exception ex) when (ex is ClusterException or OperationCanceledException or ObjectDisposedException)
         {
             // The requester is gone, or this node is stopping: nobody is waiting for the answer.
+        }
+        finally
+        {
+            from.EndBackgroundReply();
         }
     }
 
@@ -133,12 +147,12 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
     private readonly record struct Envelope(NodeName From, PeerConnection? Connection, ulong RequestId, TaskCompletionSource<ReplyResult>? LocalReply, byte[] Buffer, int Length);
 
     /// <summary>
-    /// One named mailbox. Its handler runs for one message at a time, in arrival order. When the mailbox is idle the
-    /// handler runs at once on the thread that delivers the message (no queue, no thread hop: that is what keeps a
-    /// request/reply round trip short); while it is busy, messages wait in a bounded queue that the busy thread drains,
-    /// and a full queue makes deliverers wait (backpressure).
+    /// One named mailbox. Its handler runs for one message at a time, in arrival order. An idle mailbox starts its
+    /// handler on the thread pool, or, with <see cref="MailboxOptions.RunInline"/>, right on the delivering thread (no
+    /// thread hop); while it is busy, messages wait in a bounded queue that the running handler's thread drains, and a
+    /// full queue makes deliverers wait (backpressure).
     /// </summary>
-    private sealed class Mailbox(MailboxRegistry registry, string name, ClusterMessageHandler handler) : IDisposable
+    private sealed class Mailbox(MailboxRegistry registry, string name, ClusterMessageHandler handler, bool runInline) : IDisposable
     {
         private readonly Channel<Envelope> _queue = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(registry._capacity)
         {
@@ -154,10 +168,18 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         {
             if (_queue.Reader.Count == 0 && Interlocked.CompareExchange(ref _owned, 1, 0) == 0)
             {
-                var run = DrainAsync(envelope);
-                if (!run.IsCompleted)
+                if (runInline)
                 {
-                    _draining = run;
+                    var run = DrainAsync(envelope);
+                    if (!run.IsCompleted)
+                    {
+                        _draining = run;
+                    }
+                }
+                else
+                {
+                    // A handler that blocks its thread must not stall the connection that delivers to it.
+                    _draining = Task.Run(() => DrainAsync(envelope), CancellationToken.None);
                 }
 
                 return ValueTask.CompletedTask;
@@ -195,10 +217,17 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         {
             if (_queue.Reader.Count > 0 && Interlocked.CompareExchange(ref _owned, 1, 0) == 0)
             {
-                var run = DrainAsync(null);
-                if (!run.IsCompleted)
+                if (runInline)
                 {
-                    _draining = run;
+                    var run = DrainAsync(null);
+                    if (!run.IsCompleted)
+                    {
+                        _draining = run;
+                    }
+                }
+                else
+                {
+                    _draining = Task.Run(() => DrainAsync(null), CancellationToken.None);
                 }
             }
         }

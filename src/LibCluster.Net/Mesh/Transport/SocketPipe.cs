@@ -54,6 +54,9 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
 
     public EndPoint? RemoteEndPoint { get; }
 
+    /// <summary>Completes when the send loop has stopped: the output was completed, or a send failed.</summary>
+    public Task SendLoopEnded => _sending;
+
     /// <summary>True when the connection runs over TLS.</summary>
     public bool IsSecure => !ReferenceEquals(_stream, _raw);
 
