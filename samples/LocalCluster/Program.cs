@@ -1,12 +1,9 @@
-// Starts a real three-node LibCluster.Net cluster on this machine: this program launches itself three times
-// (one OS process per node), each node finds the others through the Static strategy on 127.0.0.1, and each
-// prints its view of the cluster. Ctrl+C stops every node gracefully.
-using System.Globalization;
+// The README's first command: dotnet run --project samples/LocalCluster
+//
+// Starts three instances of samples/MyClusteredApp, each its own OS process, in the Development environment: they find
+// each other with the Gossip strategy (multicast kept on 127.0.0.1) and connect over the mesh on 127.0.0.1. Once every
+// instance is connected to the two others, prints each one's GET /. Ctrl+C, SIGTERM or Enter stops every instance
+// gracefully: each says GOODBYE to its peers, and the launcher exits 0 when all of them exited 0.
 using LocalCluster;
 
-if (args.Length >= 1 && args[0] == "--node")
-{
-    return await NodeMain.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
-}
-
-return await Launcher.RunAsync(nodeCount: 3);
+return await Launcher.RunAsync(instanceCount: 3);

@@ -6,12 +6,15 @@ using LibCluster;
 using LibCluster.Messaging;
 using LibCluster.Nodes;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using MyClusteredApp;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 
-// Cloud Foundry tells the app where to listen through PORT.
-if (Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } port)
+// Cloud Foundry tells the app where to listen through PORT (its .NET buildpack also sets ASPNETCORE_URLS from it).
+// An explicit ASPNETCORE_URLS wins, so that a local run can keep to 127.0.0.1.
+if (Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } port
+    && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
 {
     builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
 }
@@ -72,4 +75,15 @@ app.MapGet("/messages", (MessageLog log) => log.Snapshot());
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 
-app.Run();
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    // A configuration error (no cookie in Production, a bad topology): the host has logged it; say it once more, plainly,
+    // and exit non-zero so that the platform reports a failed start instead of a crash.
+    await Console.Error.WriteLineAsync($"MyClusteredApp cannot start: {string.Join(" ", ex.Failures)}");
+    return 1;
+}

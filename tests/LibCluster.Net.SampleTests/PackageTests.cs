@@ -1,0 +1,154 @@
+using System.IO.Compression;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using LibCluster.SampleTests.Support;
+using Xunit.Abstractions;
+
+namespace LibCluster.SampleTests;
+
+/// <summary>
+/// The NuGet packages as a user gets them: <c>dotnet pack</c> output checked for what a package must carry, then consumed
+/// from a local folder feed by the app of docs/getting-started.md, created from scratch with the CLI.
+/// </summary>
+[Collection(SampleProcesses.Name)]
+public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHelper output) : IClassFixture<PackedLibraries>
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Pack_BothLibraries_CarryIdVersionDescriptionLicenceReadmeTagsXmlDocsAndSymbols()
+    {
+        var readme = File.ReadAllText(Repository.File("README.md"));
+        foreach (var id in PackedLibraries.Ids)
+        {
+            using var package = ZipFile.OpenRead(packages.Package(id));
+            var entries = package.Entries.Select(e => e.FullName).ToArray();
+            entries.Should().Contain([$"{id}.nuspec", "README.md", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"]);
+
+            XDocument nuspec;
+            using (var stream = package.GetEntry($"{id}.nuspec")!.Open())
+            {
+                nuspec = XDocument.Load(stream);
+            }
+
+            string? Field(string name) => nuspec.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
+            Field("id").Should().Be(id);
+            Field("version").Should().Be(packages.Version);
+            Field("description").Should().NotBeNullOrWhiteSpace();
+            Field("tags").Should().Contain("libcluster");
+            Field("readme").Should().Be("README.md");
+            var license = nuspec.Descendants().Single(e => e.Name.LocalName == "license");
+            license.Attribute("type")?.Value.Should().Be("expression");
+            license.Value.Should().Be("MIT");
+
+            using (var reader = new StreamReader(package.GetEntry("README.md")!.Open()))
+            {
+                reader.ReadToEnd().Should().Be(readme, "the package carries the repository's README");
+            }
+
+            using (var reader = new StreamReader(package.GetEntry($"lib/net10.0/{id}.xml")!.Open()))
+            {
+                reader.ReadToEnd().Should().Contain("<member name=", "the XML documentation is packed for IntelliSense");
+            }
+
+            using var symbols = ZipFile.OpenRead(packages.Package(id, "snupkg"));
+            symbols.Entries.Select(e => e.FullName).Should().Contain($"lib/net10.0/{id}.pdb");
+        }
+
+        // The Eureka package depends on the core package of the same version.
+        using var eureka = ZipFile.OpenRead(packages.Package("LibCluster.Net.Eureka"));
+        using var eurekaSpec = eureka.GetEntry("LibCluster.Net.Eureka.nuspec")!.Open();
+        XDocument.Load(eurekaSpec).Descendants().Where(e => e.Name.LocalName == "dependency")
+            .Should().Contain(d => (string?)d.Attribute("id") == "LibCluster.Net" && (string?)d.Attribute("version") == packages.Version);
+    }
+
+    [LinuxFact]
+    public async Task PackagesFromLocalFeed_GettingStartedApp_TwoProcessesFormAClusterAndExchangeMessages()
+    {
+        using var work = new TempDirectory("consumer");
+
+        // Nothing from above the temp folder (a stray Directory.Build.props) may shape this build, and the feed is added
+        // to the machine's package sources, not put in their place (no <clear/>).
+        File.WriteAllText(work.Combine("Directory.Build.props"), "<Project />\n");
+        File.WriteAllText(work.Combine("Directory.Build.targets"), "<Project />\n");
+        File.WriteAllText(work.Combine("nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="libcluster-test-feed" value="{packages.Feed}" />
+              </packageSources>
+            </configuration>
+
+            """);
+
+        // docs/getting-started.md, "Install", with the versions pinned: this run's packages, and the Hosting version the
+        // repository already uses (so that the restore needs nothing new).
+        await Dotnet.RunAsync(work.Path, CommandTimeout, "new", "console", "-n", "HelloCluster");
+        var project = work.Combine("HelloCluster");
+        await Dotnet.RunAsync(project, CommandTimeout, "add", "package", "LibCluster.Net", "--version", packages.Version);
+        await Dotnet.RunAsync(project, CommandTimeout, "add", "package", "Microsoft.Extensions.Hosting", "--version", HostingVersion());
+
+        // Program.cs and appsettings.json exactly as the page shows them, except for the ports: free ones, not 9001 and 9002.
+        var ports = FreePorts.Take(2);
+        File.WriteAllText(Path.Combine(project, "Program.cs"), DocSnippets.Get("getting-started.md", "getting-started", "Program.cs"));
+        var settings = DocSnippets.Get("getting-started.md", "getting-started", "appsettings.json");
+        settings.Should().Contain("9001").And.Contain("9002");
+        File.WriteAllText(Path.Combine(project, "appsettings.json"), settings.Replace("9001", Dotnet.Text(ports[0]), StringComparison.Ordinal).Replace("9002", Dotnet.Text(ports[1]), StringComparison.Ordinal));
+
+        // Built once, so that the two `dotnet run`s below do not build the same project at the same time.
+        await Dotnet.RunAsync(project, CommandTimeout, "build");
+
+        var cookie = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+        await using var first = StartNode(project, "app0", cookie, overrides: []);
+        await using var second = StartNode(project, "app1", cookie, overrides: new()
+        {
+            ["LibCluster__Node__Name"] = "app1@127.0.0.1",
+            ["LibCluster__Node__Port"] = Dotnet.Text(ports[1]),
+        });
+        try
+        {
+            await first.WaitForLineAsync(l => l == "NodeUp app1@127.0.0.1: app0@127.0.0.1 is connected to [app1@127.0.0.1]", StartTimeout, "its view with app1");
+            await first.WaitForLineAsync(l => l == "app1@127.0.0.1 replied: hello from app1@127.0.0.1", StartTimeout, "app1's reply");
+            await second.WaitForLineAsync(l => l == "NodeUp app0@127.0.0.1: app1@127.0.0.1 is connected to [app0@127.0.0.1]", StartTimeout, "its view with app0");
+            await second.WaitForLineAsync(l => l == "app0@127.0.0.1 replied: hello from app0@127.0.0.1", StartTimeout, "app0's reply");
+
+            // Ctrl+C (here SIGTERM, which dotnet run passes on) on the second node: the first sees it leave gracefully.
+            second.Signal(Signals.SigTerm);
+            (await second.WaitForExitAsync(StopTimeout)).Should().Be(0, second.Tail());
+            await first.WaitForLineAsync(l => l == "NodeDown app1@127.0.0.1 (shutdown): app0@127.0.0.1 is connected to []", StopTimeout, "that app1 left");
+
+            first.Signal(Signals.SigTerm);
+            (await first.WaitForExitAsync(StopTimeout)).Should().Be(0, first.Tail());
+        }
+        finally
+        {
+            output.WriteLine($"----- first node\n{first.Output}\n----- second node\n{second.Output}");
+        }
+    }
+
+    private static ChildProcess StartNode(string project, string name, string cookie, Dictionary<string, string> overrides)
+    {
+        // docs/getting-started.md, "Running two nodes locally": dotnet run in the project folder, the cookie exported.
+        var info = Dotnet.StartInfo(project, "run", "--no-build");
+        info.Environment["LibCluster__Node__Cookie"] = cookie;
+        foreach (var (key, value) in overrides)
+        {
+            info.Environment[key] = value;
+        }
+
+        return ChildProcess.Start(name, info);
+    }
+
+    private static string HostingVersion()
+    {
+        var props = File.ReadAllText(Repository.File("Directory.Packages.props"));
+        return HostingVersionPattern().Match(props) is { Success: true } match
+            ? match.Groups["version"].Value
+            : throw new InvalidOperationException("Directory.Packages.props has no version for Microsoft.Extensions.Hosting.");
+    }
+
+    [GeneratedRegex("""<PackageVersion Include="Microsoft\.Extensions\.Hosting" Version="(?<version>[^"]+)" />""")]
+    private static partial Regex HostingVersionPattern();
+}
