@@ -73,11 +73,24 @@ internal sealed class NodeProcess : IAsyncDisposable
     /// A TCP port that was free a moment ago on 127.0.0.1, taken from below the kernel's ephemeral range
     /// (32768 and up on Linux) so that outgoing dials of other tests cannot grab it before the node binds it.
     /// </summary>
+    private static readonly HashSet<int> s_issued = [];
+
     public static int FreePort()
     {
         while (true)
         {
             var port = Random.Shared.Next(20000, 32000);
+
+            // Never hand out a port twice in this process: a test that restarts a node on its port must find it
+            // free, not taken by another test that was given the same port meanwhile.
+            lock (s_issued)
+            {
+                if (!s_issued.Add(port))
+                {
+                    continue;
+                }
+            }
+
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
