@@ -517,7 +517,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
 
     private async Task WatchConnectionAsync(PeerConnection connection)
     {
-        var reason = await connection.Closed.ConfigureAwait(false);
+        var reason = await connection.Closing.ConfigureAwait(false);
         lock (_gate)
         {
             if (_peers.TryGetValue(connection.Peer, out var state) && ReferenceEquals(state.Active, connection))

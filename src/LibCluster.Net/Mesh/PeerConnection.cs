@@ -32,13 +32,14 @@ internal sealed partial class PeerConnection
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReplyResult>> _pendingRequests = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static long s_nextRequestId;
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private IInboundMessageSink? _sink;
     private string? _lastMailbox;
     private byte[] _lastMailboxBytes = [];
     private Task _readLoop = Task.CompletedTask;
-    private int _closing;
+    private int _closingFlag;
     private readonly CancellationTokenSource _closingCts = new();
 
     // Tick bookkeeping, touched only by the manager's tick timer (and _wroteSinceTick by writers).
@@ -75,7 +76,13 @@ internal sealed partial class PeerConnection
     /// <summary>Completes, with the reason, once the connection is closed.</summary>
     public Task<string> Closed => _closed.Task;
 
-    public bool IsClosed => Volatile.Read(ref _closing) != 0;
+    /// <summary>
+    /// Completes, with the reason, as soon as closing starts: the node is down from then on, even if a handler
+    /// running on the read loop keeps the close itself from finishing.
+    /// </summary>
+    public Task<string> Closing => _closing.Task;
+
+    public bool IsClosed => Volatile.Read(ref _closingFlag) != 0;
 
     /// <summary>Starts reading frames; messages go to <paramref name="sink"/>.</summary>
     public void Start(IInboundMessageSink sink)
@@ -290,11 +297,13 @@ internal sealed partial class PeerConnection
     /// </summary>
     public async Task CloseAsync(string reason, bool sendGoodbye)
     {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        if (Interlocked.Exchange(ref _closingFlag, 1) != 0)
         {
             await _closed.Task.ConfigureAwait(false);
             return;
         }
+
+        _closing.TrySetResult(reason);
 
         if (sendGoodbye)
         {
