@@ -486,7 +486,8 @@ internal sealed partial class PeerConnection
         }
     }
 
-    private void ThrowClosed() => throw new NodeDownException(Peer, _closed.Task.IsCompleted ? _closed.Task.Result : DisconnectReasons.ConnectionClosed);
+    // The reason is known from the moment closing starts: a writer woken by the close must not report a guess.
+    private void ThrowClosed() => throw new NodeDownException(Peer, _closing.Task.IsCompleted ? _closing.Task.Result : DisconnectReasons.ConnectionClosed);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Closing the connection to {NodeName} at {RemoteEndPoint}: {Problem}")]
     private static partial void LogProtocolError(ILogger logger, NodeName nodeName, System.Net.EndPoint? remoteEndPoint, string problem);
