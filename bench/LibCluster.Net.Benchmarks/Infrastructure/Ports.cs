@@ -7,8 +7,9 @@ namespace LibCluster.Benchmarks.Infrastructure;
 internal static class Ports
 {
     /// <summary>
-    /// <paramref name="count"/> distinct TCP ports that were free a moment ago on 127.0.0.1, from 20000-31999: below
-    /// Linux's ephemeral range (32768 and up), so the mesh's own outgoing dials cannot take one before its node binds it.
+    /// <paramref name="count"/> distinct TCP ports that were free a moment ago on 127.0.0.1, from 30000-32767: below
+    /// Linux's ephemeral range (32768 and up), so the mesh's own outgoing dials cannot take one before its node binds it,
+    /// and apart from the ranges the test assemblies use, so a benchmark smoke test cannot collide with a test's node.
     /// </summary>
     public static int[] Free(int count)
     {
@@ -18,10 +19,10 @@ internal static class Ports
         {
             if (++attempts > count * 50 + 1000)
             {
-                throw new BenchFailedException($"could not find {count} free ports in 20000-31999 on 127.0.0.1");
+                throw new BenchFailedException($"could not find {count} free ports in 30000-32767 on 127.0.0.1");
             }
 
-            var port = Random.Shared.Next(20000, 32000);
+            var port = Random.Shared.Next(30000, 32768);
             if (ports.Contains(port))
             {
                 continue;

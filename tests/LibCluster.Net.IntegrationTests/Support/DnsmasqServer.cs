@@ -86,7 +86,7 @@ internal sealed class DnsmasqServer : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var directory = Directory.CreateTempSubdirectory("libcluster-dnsmasq-").FullName;
-            var server = new DnsmasqServer(directory, FreeUdpAndTcpPort(), records);
+            var server = new DnsmasqServer(directory, TestPorts.Take(), records);
             try
             {
                 server.WriteFiles();
@@ -314,31 +314,6 @@ internal sealed class DnsmasqServer : IAsyncDisposable
             }
 
             await Task.Delay(10);
-        }
-    }
-
-    /// <summary>
-    /// A port free on 127.0.0.1 for both UDP and TCP, from below the kernel's ephemeral range (32768 and up on Linux):
-    /// the resolvers' own query sockets take ephemeral ports, and one of them must not take the server's port while
-    /// it is stopped for a restart.
-    /// </summary>
-    private static int FreeUdpAndTcpPort()
-    {
-        while (true)
-        {
-            var port = Random.Shared.Next(20000, 32000);
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken; try another.
-            }
         }
     }
 

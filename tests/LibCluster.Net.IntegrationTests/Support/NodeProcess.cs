@@ -69,40 +69,8 @@ internal sealed class NodeProcess : IAsyncDisposable
         _changed.Release();
     }
 
-    /// <summary>
-    /// A TCP port that was free a moment ago on 127.0.0.1, taken from below the kernel's ephemeral range
-    /// (32768 and up on Linux) so that outgoing dials of other tests cannot grab it before the node binds it.
-    /// </summary>
-    private static readonly HashSet<int> s_issued = [];
-
-    public static int FreePort()
-    {
-        while (true)
-        {
-            var port = Random.Shared.Next(20000, 32000);
-
-            // Never hand out a port twice in this process: a test that restarts a node on its port must find it
-            // free, not taken by another test that was given the same port meanwhile.
-            lock (s_issued)
-            {
-                if (!s_issued.Add(port))
-                {
-                    continue;
-                }
-            }
-
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken; try another.
-            }
-        }
-    }
+    /// <summary>A port for a node that must be known before it starts; see <see cref="TestPorts"/>.</summary>
+    public static int FreePort() => TestPorts.Take();
 
     public static string HostDll()
     {
