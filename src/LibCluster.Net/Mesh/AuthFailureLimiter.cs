@@ -18,8 +18,9 @@ internal enum AuthLimitVerdict
 }
 
 /// <summary>
-/// Slows down online cookie guessing. Per remote IP address: after <c>maxFailures</c> failed authentications
-/// (<c>bad_cookie</c>) within <c>window</c>, connections from that address are closed as soon as they are accepted, for
+/// Slows down online cookie and certificate guessing. Per remote IP address: after <c>maxFailures</c> failed
+/// authentications (a failed cookie proof, <c>bad_cookie</c>, or with mutual TLS a failed TLS handshake,
+/// <c>tls_failed</c>) within <c>window</c>, connections from that address are closed as soon as they are accepted, for
 /// a cool-down that starts at <c>firstCooldown</c> and doubles with each further cool-down up to <c>maxCooldown</c>. An
 /// address that has stayed out of trouble for <c>maxCooldown</c> after its last cool-down starts again from
 /// <c>firstCooldown</c>.
@@ -193,7 +194,8 @@ internal sealed partial class AuthFailureLimiter
         return true;
     }
 
-    private static IPAddress? AddressOf(EndPoint? remote)
+    /// <summary>The IP address that limits and throttles key on: IPv4-mapped IPv6 as IPv4; null when not an IP endpoint.</summary>
+    internal static IPAddress? AddressOf(EndPoint? remote)
     {
         if (remote is not IPEndPoint { Address: var address })
         {

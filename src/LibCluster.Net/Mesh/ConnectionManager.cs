@@ -16,6 +16,10 @@ namespace LibCluster.Mesh;
 /// </summary>
 internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
 {
+    // Event ids of the warnings that are throttled per address (their summaries are event 1009).
+    private const int InboundHandshakeFailedEvent = 1004;
+    private const int TooManyHandshakesEvent = 1006;
+
     private readonly MeshSettings _settings;
     private readonly TimeProvider _time;
     private readonly ClusterMetrics _metrics;
@@ -26,6 +30,8 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private readonly List<Channel<MembershipChange>> _watchers = [];
     private readonly SemaphoreSlim _handshakeSlots;
     private readonly AuthFailureLimiter _authFailures;
+    private readonly AddressWarningThrottle _failedHandshakeWarnings;
+    private readonly AddressWarningThrottle _tooManyHandshakesWarnings;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _background = [];
     private IInboundMessageSink? _sink;
@@ -43,6 +49,8 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         _handshake = new HandshakeProtocol(settings.Cookie, settings.Name, settings.Creation);
         _handshakeSlots = new SemaphoreSlim(settings.MaxPendingHandshakes, settings.MaxPendingHandshakes);
         _authFailures = new AuthFailureLimiter(time);
+        _failedHandshakeWarnings = new AddressWarningThrottle(time, logger, InboundHandshakeFailedEvent);
+        _tooManyHandshakesWarnings = new AddressWarningThrottle(time, logger, TooManyHandshakesEvent);
     }
 
     public NodeName Self => _settings.Name;
@@ -367,7 +375,11 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             if (!_handshakeSlots.Wait(0))
             {
                 _metrics.HandshakeFailure("too_many_handshakes", inbound: true);
-                LogTooManyHandshakes(_logger, socket.RemoteEndPoint, _settings.MaxPendingHandshakes);
+                if (_tooManyHandshakesWarnings.ShouldLog(socket.RemoteEndPoint, "too_many_handshakes"))
+                {
+                    LogTooManyHandshakes(_logger, socket.RemoteEndPoint, _settings.MaxPendingHandshakes);
+                }
+
                 socket.Dispose();
                 continue;
             }
@@ -397,17 +409,25 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
             _metrics.HandshakeFailure("timeout", inbound: true);
-            LogInboundHandshakeFailed(_logger, remote, "timeout", $"the handshake did not finish within {_settings.HandshakeTimeout.TotalSeconds:0.#} s");
+            if (_failedHandshakeWarnings.ShouldLog(remote, "timeout"))
+            {
+                LogInboundHandshakeFailed(_logger, remote, "timeout", $"the handshake did not finish within {_settings.HandshakeTimeout.TotalSeconds:0.#} s");
+            }
         }
         catch (MeshProtocolException ex)
         {
             _metrics.HandshakeFailure(ex.Reason, inbound: true);
-            if (ex.Reason == "bad_cookie")
+            if (ex.Reason is "bad_cookie" or "tls_failed")
             {
+                // A failed TLS handshake is a failed authentication too (mutual TLS: no certificate, or one the
+                // cluster's CA did not sign), so certificate guessing gets the same cool-down as cookie guessing.
                 _authFailures.RecordFailure(remote);
             }
 
-            LogInboundHandshakeFailed(_logger, remote, ex.Reason, ex.Message);
+            if (_failedHandshakeWarnings.ShouldLog(remote, ex.Reason))
+            {
+                LogInboundHandshakeFailed(_logger, remote, ex.Reason, ex.Message);
+            }
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
         {
@@ -587,6 +607,9 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
 
     private void Tick()
     {
+        // Summaries of throttled warnings whose window is over (event 1009).
+        _failedHandshakeWarnings.Flush();
+        _tooManyHandshakesWarnings.Flush();
         foreach (var connection in GetConnections())
         {
             if (!connection.OnTick())
@@ -679,6 +702,9 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
             // Dials fail as the node stops; their callers have been told.
         }
 
+        // No handshake is left to fail: say what the throttled warnings did not.
+        _failedHandshakeWarnings.FlushAll();
+        _tooManyHandshakesWarnings.FlushAll();
         _stopping.Dispose();
     }
 
@@ -697,13 +723,13 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Node down: {NodeName} ({Reason})")]
     private static partial void LogNodeDown(ILogger logger, NodeName nodeName, string reason);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Inbound handshake from {RemoteEndPoint} failed ({Reason}): {Problem}")]
+    [LoggerMessage(EventId = InboundHandshakeFailedEvent, Level = LogLevel.Warning, Message = "Inbound handshake from {RemoteEndPoint} failed ({Reason}): {Problem}")]
     private static partial void LogInboundHandshakeFailed(ILogger logger, EndPoint? remoteEndPoint, string reason, string problem);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Handshake with {NodeName} at {Host}:{Port} failed ({Reason}): {Problem}")]
     private static partial void LogOutboundHandshakeFailed(ILogger logger, NodeName nodeName, string host, int port, string reason, string problem);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Refused a connection from {RemoteEndPoint}: already {Limit} connections in the handshake")]
+    [LoggerMessage(EventId = TooManyHandshakesEvent, Level = LogLevel.Warning, Message = "Refused a connection from {RemoteEndPoint}: already {Limit} connections in the handshake")]
     private static partial void LogTooManyHandshakes(ILogger logger, EndPoint? remoteEndPoint, int limit);
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Accepting a connection failed: {Problem}")]

@@ -54,7 +54,8 @@ public sealed class SlowLorisTests(ITestOutputHelper output)
             "each slow handshake is closed at the handshake timeout, however regularly it sends");
         await Eventually.TrueAsync(() => target.Manager.PendingInboundHandshakes == 0, Timeout, "every handshake slot is given back");
         target.Counters.HandshakeFailures("timeout").Should().Be(attackers);
-        target.Log.WarningsWithEventId(1004).Should().HaveCount(attackers).And.OnlyContain(e => e.Value("Reason") == "timeout");
+        target.Log.WarningsWithEventId(1004).Should().ContainSingle("the warning is throttled per address (all attackers are 127.0.0.1); the counter has every failure")
+            .Which.Value("Reason").Should().Be("timeout");
         target.Cluster.ConnectedNodes.Should().BeEquivalentTo([peer.Name, latecomer.Name]);
         await target.AssertServesAsync(peer, Timeout, "after the attack");
         var after = ProcessFootprint.Measure();

@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using LibCluster.Diagnostics;
 using LibCluster.Mesh;
+using LibCluster.Mesh.Transport;
 using LibCluster.Messaging;
 using LibCluster.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -51,8 +52,13 @@ internal sealed class HostileTarget : IAsyncDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Manager.ListenEndPoint!.Port);
 
-    public static HostileTarget Start(string basename = "target", TimeSpan? handshakeTimeout = null, int maxPendingHandshakes = 64, long maxBufferedBytesPerConnection = 1024 * 1024)
+    /// <summary>
+    /// Starts a target on a free loopback port. <paramref name="time"/> is its clock (the tick, the limiter, the log
+    /// throttles; the system's by default); <paramref name="tls"/> turns on mutual TLS under the handshake.
+    /// </summary>
+    public static HostileTarget Start(string basename = "target", TimeSpan? handshakeTimeout = null, int maxPendingHandshakes = 64, long maxBufferedBytesPerConnection = 1024 * 1024, TimeProvider? time = null, MeshTls? tls = null)
     {
+        time ??= TimeProvider.System;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = meters.GetRequiredService<IMeterFactory>();
         var counters = new MeshCounters(factory);
@@ -67,11 +73,12 @@ internal sealed class HostileTarget : IAsyncDisposable
             MaxPendingHandshakes = maxPendingHandshakes,
             HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(5),
             MaxBufferedBytesPerConnection = maxBufferedBytesPerConnection,
+            Tls = tls,
         };
-        var manager = new ConnectionManager(settings, TimeProvider.System, new ClusterMetrics(factory), loggers.CreateLogger<ConnectionManager>());
+        var manager = new ConnectionManager(settings, time, new ClusterMetrics(factory), loggers.CreateLogger<ConnectionManager>());
         var mailboxes = new MailboxRegistry(settings.Name, loggers.CreateLogger<MailboxRegistry>());
         manager.Start(mailboxes);
-        return new HostileTarget(manager, mailboxes, new Cluster(manager, mailboxes, TimeProvider.System), meters, loggers, log, counters);
+        return new HostileTarget(manager, mailboxes, new Cluster(manager, mailboxes, time), meters, loggers, log, counters);
     }
 
     /// <summary>A request round trip from <paramref name="peer"/> through the target's echo mailbox.</summary>
