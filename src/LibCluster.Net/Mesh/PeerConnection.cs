@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Text;
 using LibCluster.Diagnostics;
 using LibCluster.Mesh.Framing;
@@ -35,7 +36,9 @@ internal sealed partial class PeerConnection
     private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static long s_nextRequestId;
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
-    private IInboundMessageSink? _sink;
+    private IInboundDelivery? _delivery;
+    private string? _sendMailbox;
+    private byte[] _sendMailboxBytes = [];
     private string? _lastMailbox;
     private byte[] _lastMailboxBytes = [];
     private Task _readLoop = Task.CompletedTask;
@@ -87,7 +90,7 @@ internal sealed partial class PeerConnection
     /// <summary>Starts reading frames; messages go to <paramref name="sink"/>.</summary>
     public void Start(IInboundMessageSink sink)
     {
-        _sink = sink;
+        _delivery = sink.OpenDelivery(this);
 
         // A send that fails (reset, broken pipe) ends the connection even while reading is paused by a full mailbox.
         _ = _pipe.SendLoopEnded.ContinueWith(
@@ -100,29 +103,95 @@ internal sealed partial class PeerConnection
     }
 
     /// <summary>Sends a message (<paramref name="requestId"/> 0) or a request; waits while the outbound buffer is full.</summary>
-    public async ValueTask SendAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, ulong requestId = 0)
+    public ValueTask SendAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, ulong requestId = 0)
     {
-        var limit = _settings.MaxFrameBytes - MessageFrames.MessageOverhead(mailbox, requestId);
-        if (payload.Length > limit)
+        // The common case takes the write lock at once and finds room in the buffer: no await, no allocation.
+        // Otherwise (the lock is held, writers are queued, or the buffer is full) the slow path waits in order.
+        if (!_writeLock.Wait(0))
         {
-            // The peer would close the whole connection over it; refuse the one message instead.
-            throw new ArgumentException(
-                $"A payload of {payload.Length} bytes is over the limit of {limit} bytes (LibCluster:Node:MaxFrameBytes less the frame header).",
-                nameof(payload));
+            return SendQueuedAsync(mailbox, payload, requestId, cancellationToken);
         }
 
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ValueTask<FlushResult> flush;
         try
         {
-            ThrowIfClosed();
-            MessageFrames.WriteMessage(_pipe.Output, requestId, mailbox, payload.Span);
-            _wroteSinceTick = true;
+            flush = WriteMessageLocked(mailbox, payload.Span, requestId);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
 
-            // Someone waits for a request's answer: send it now rather than after a hop to the send loop.
-            var flush = requestId == 0
-                ? await _pipe.Output.FlushAsync(cancellationToken).ConfigureAwait(false)
-                : await SendScheduler.FlushInline(_pipe.Output, cancellationToken).ConfigureAwait(false);
-            if (flush.IsCompleted)
+        if (!flush.IsCompletedSuccessfully)
+        {
+            return FinishSendAsync(flush, payload.Length, cancellationToken);
+        }
+
+        var closed = flush.Result.IsCompleted;
+        _writeLock.Release();
+        if (closed)
+        {
+            ThrowClosed();
+        }
+
+        _metrics.MessageSent(payload.Length);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendQueuedAsync(string mailbox, ReadOnlyMemory<byte> payload, ulong requestId, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = WriteMessageLocked(mailbox, payload.Span, requestId);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+
+        await FinishSendAsync(flush, payload.Length, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask FinishSendAsync(ValueTask<FlushResult> flush, int payloadBytes, CancellationToken cancellationToken)
+    {
+        await FinishFlushAsync(flush, cancellationToken).ConfigureAwait(false);
+        _metrics.MessageSent(payloadBytes);
+    }
+
+    /// <summary>
+    /// Waits for a flush begun under the write lock (the buffer was full), then lets the lock go. A caller that
+    /// gives up leaves its frame queued, and the lock held until the flush ends, so frames never interleave.
+    /// </summary>
+    private async ValueTask FinishFlushAsync(ValueTask<FlushResult> flush, CancellationToken cancellationToken)
+    {
+        var release = true;
+        try
+        {
+            FlushResult result;
+            if (cancellationToken.CanBeCanceled)
+            {
+                var pending = flush.AsTask();
+                try
+                {
+                    result = await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    release = false;
+                    _ = ReleaseAfter(pending);
+                    throw;
+                }
+            }
+            else
+            {
+                result = await flush.ConfigureAwait(false);
+            }
+
+            if (result.IsCompleted)
             {
                 ThrowClosed();
             }
@@ -134,10 +203,48 @@ internal sealed partial class PeerConnection
         }
         finally
         {
-            _writeLock.Release();
+            if (release)
+            {
+                _writeLock.Release();
+            }
+        }
+    }
+
+    /// <summary>Writes one SEND or REQUEST frame and begins its flush; the caller holds the write lock.</summary>
+    private ValueTask<FlushResult> WriteMessageLocked(string mailbox, ReadOnlySpan<byte> payload, ulong requestId)
+    {
+        ThrowIfClosed();
+
+        // Streams mostly address one mailbox: its bytes are encoded once, not per message.
+        if (!ReferenceEquals(mailbox, _sendMailbox))
+        {
+            _sendMailboxBytes = MessageFrames.EncodeMailbox(mailbox);
+            _sendMailbox = mailbox;
         }
 
-        _metrics.MessageSent(payload.Length);
+        var limit = _settings.MaxFrameBytes - (1 + (requestId == 0 ? 0 : 8) + 1 + _sendMailboxBytes.Length);
+        if (payload.Length > limit)
+        {
+            // The peer would close the whole connection over it; refuse the one message instead.
+            throw new ArgumentException(
+                $"A payload of {payload.Length} bytes is over the limit of {limit} bytes (LibCluster:Node:MaxFrameBytes less the frame header).",
+                nameof(payload));
+        }
+
+        try
+        {
+            MessageFrames.WriteMessage(_pipe.Output, requestId, _sendMailboxBytes, payload);
+            _wroteSinceTick = true;
+
+            // Someone waits for a request's answer: send it now rather than after a hop to the send loop.
+            return requestId == 0 ? _pipe.Output.FlushAsync(CancellationToken.None) : SendScheduler.FlushInline(_pipe.Output, CancellationToken.None);
+        }
+        catch (InvalidOperationException)
+        {
+            // The pipe was completed under us by a concurrent close.
+            ThrowClosed();
+            throw;
+        }
     }
 
     /// <summary>Sends a request and waits for its reply. Fails fast with <see cref="NodeDownException"/> if the connection drops.</summary>
@@ -197,25 +304,27 @@ internal sealed partial class PeerConnection
         }
 
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ValueTask<FlushResult> flush;
         try
         {
             ThrowIfClosed();
             MessageFrames.WriteReply(_pipe.Output, requestId, status, payload.Span);
             _wroteSinceTick = true;
-            var flush = await SendScheduler.FlushInline(_pipe.Output, cancellationToken).ConfigureAwait(false);
-            if (flush.IsCompleted)
-            {
-                ThrowClosed();
-            }
+            flush = SendScheduler.FlushInline(_pipe.Output, CancellationToken.None);
         }
         catch (InvalidOperationException)
         {
+            _writeLock.Release();
             ThrowClosed();
+            throw;
         }
-        finally
+        catch
         {
             _writeLock.Release();
+            throw;
         }
+
+        await FinishFlushAsync(flush, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -377,6 +486,13 @@ internal sealed partial class PeerConnection
                     reader.AdvanceTo(buffer.Start, buffer.End);
                 }
 
+                // Messages held back while this buffer was parsed go to their mailboxes before the loop waits for more.
+                var handedOver = _delivery!.FlushAsync(_closingCts.Token);
+                if (!handedOver.IsCompletedSuccessfully)
+                {
+                    await HandOverAsync(handedOver).ConfigureAwait(false);
+                }
+
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     return;
@@ -393,8 +509,36 @@ internal sealed partial class PeerConnection
         }
         finally
         {
+            // Whatever arrived before the end (a GOODBYE, a reset) is still handed over; a full mailbox is not waited for.
+            _ = HandOverRemainingAsync();
             await reader.CompleteAsync().ConfigureAwait(false);
             _ = CloseAsync(reason, sendGoodbye: false);
+        }
+    }
+
+    private async ValueTask HandOverAsync(ValueTask handedOver)
+    {
+        // A full mailbox holds this loop; the silence is ours, not the peer's, so the tick check must not count it.
+        _readPausedByHandlers = true;
+        try
+        {
+            await handedOver.ConfigureAwait(false);
+        }
+        finally
+        {
+            _readPausedByHandlers = false;
+        }
+    }
+
+    private async Task HandOverRemainingAsync()
+    {
+        try
+        {
+            await _delivery!.FlushAsync(_closingCts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The batch is queued; only the wait for room in the mailbox was given up.
         }
     }
 
@@ -429,7 +573,7 @@ internal sealed partial class PeerConnection
                 _readPausedByHandlers = true;
                 try
                 {
-                    await _sink!.DeliverAsync(this, mailbox, frame.Id, frame.Payload, _closingCts.Token).ConfigureAwait(false);
+                    await _delivery!.DeliverAsync(mailbox, frame.Id, frame.Payload, _closingCts.Token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -446,6 +590,11 @@ internal sealed partial class PeerConnection
     /// </summary>
     private string MailboxName(ReadOnlySequence<byte> bytes)
     {
+        if (bytes.IsSingleSegment && _lastMailbox is not null && bytes.FirstSpan.SequenceEqual(_lastMailboxBytes))
+        {
+            return _lastMailbox;
+        }
+
         Span<byte> name = stackalloc byte[MessageFrames.MaxMailboxBytes];
         var length = (int)bytes.Length;
         bytes.CopyTo(name);

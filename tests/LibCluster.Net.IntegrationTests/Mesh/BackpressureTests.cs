@@ -12,12 +12,19 @@ public sealed class BackpressureTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan TickTime = TimeSpan.FromSeconds(1);
 
+    // How long the receiving handler is held while the sender is stuck: this duration is what is under test (no side
+    // may declare the other dead meanwhile), so a fixed wait is right.
+    private static readonly TimeSpan HoldHandlerFor = 3 * TickTime;
+
+    // How often the managed heap is weighed during that hold, for its peak.
+    private static readonly TimeSpan MemorySampleInterval = TimeSpan.FromMilliseconds(50);
+
     [Fact]
     public async Task SendAsync_ReceivingHandlerBlocked_SenderWaitsMemoryBoundedNoNodeDownThenAllArriveInOrder()
     {
         const int messageBytes = 64 * 1024;
-        // Far more than the buffers between the two handlers hold (the mailbox queue of 1024 messages, the receiver's
-        // input pipe of 8 MiB, the sender's output pipe of 1 MiB and the sockets' buffers), so the sender must stop.
+        // Far more than the buffers between the two handlers hold (the mailbox queue of 16 MiB at most, a batch in the
+        // handler's hands, the sender's output pipe of 1 MiB and the sockets' buffers), so the sender must stop.
         const int count = 4_000;
         const long memoryBound = 200L * 1024 * 1024;
         await using var group = new NodeGroup();
@@ -65,11 +72,13 @@ public sealed class BackpressureTests
             }
         });
 
-        // The sender gets stuck once the buffers are full: one SendAsync stays incomplete. (Past the mailbox's capacity
-        // and waiting a whole second, so that a pause of the machine is not mistaken for it.)
+        // The sender gets stuck once the buffers are full: one SendAsync stays incomplete. (Past what the mailbox
+        // queues, 1024 messages or 16 MiB, whichever comes first, and waiting a whole second, so that a pause of the
+        // machine is not mistaken for it.)
+        var queueBound = Math.Min(MailboxRegistry.DefaultCapacity, MailboxRegistry.DefaultMaxQueuedBytes / messageBytes);
         await Eventually.TrueAsync(
             () => sending.IsCompleted
-                || (Volatile.Read(ref sent) > MailboxRegistry.DefaultCapacity
+                || (Volatile.Read(ref sent) > queueBound
                     && Volatile.Read(ref waitingSince) is var since and > 0
                     && Stopwatch.GetElapsedTime(since) > TimeSpan.FromSeconds(1)),
             Timeout,
@@ -77,14 +86,14 @@ public sealed class BackpressureTests
         sending.IsCompleted.Should().BeFalse("a sender must wait for a slow receiver instead of buffering everything");
         var sentWhenStuck = Volatile.Read(ref sent);
 
-        // Hold the handler for three tick times (this duration is what is under test, not a stand-in for a condition):
-        // neither side may declare the other dead, memory must stay bounded, and the sender must stay stuck.
+        // Hold the handler for three tick times: neither side may declare the other dead, memory must stay bounded,
+        // and the sender must stay stuck.
         var peakGrowth = 0L;
         var hold = Stopwatch.StartNew();
-        while (hold.Elapsed < 3 * TickTime)
+        while (hold.Elapsed < HoldHandlerFor)
         {
             peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: false) - memoryAtStart);
-            await Task.Delay(50);
+            await Task.Delay(MemorySampleInterval);
         }
 
         // (A watcher starts with a NodeUp for each node already connected; after that, nothing may happen.)

@@ -71,18 +71,32 @@ internal static class MessageFrames
     }
 
     /// <summary>SEND when <paramref name="requestId"/> is 0, otherwise REQUEST.</summary>
-    public static void WriteMessage(IBufferWriter<byte> writer, ulong requestId, string mailbox, ReadOnlySpan<byte> payload)
+    public static void WriteMessage(IBufferWriter<byte> writer, ulong requestId, string mailbox, ReadOnlySpan<byte> payload) =>
+        WriteMessage(writer, requestId, EncodeMailbox(mailbox), payload);
+
+    /// <summary>The UTF-8 bytes of a mailbox name, checked against the frame's limit.</summary>
+    public static byte[] EncodeMailbox(string mailbox)
     {
-        var mailboxLength = Encoding.UTF8.GetByteCount(mailbox);
-        if (mailboxLength is < 1 or > MaxMailboxBytes)
+        var bytes = Encoding.UTF8.GetBytes(mailbox);
+        if (bytes.Length is < 1 or > MaxMailboxBytes)
         {
-            throw new ArgumentException($"A mailbox name must be 1 to {MaxMailboxBytes} UTF-8 bytes; '{mailbox}' is {mailboxLength}.", nameof(mailbox));
+            throw new ArgumentException($"A mailbox name must be 1 to {MaxMailboxBytes} UTF-8 bytes; '{mailbox}' is {bytes.Length}.", nameof(mailbox));
         }
 
-        var headLength = 1 + (requestId == 0 ? 0 : 8) + 1 + mailboxLength;
-        FrameCodec.WriteHeader(writer, headLength + payload.Length);
-        var span = writer.GetSpan(headLength);
-        var offset = 0;
+        return bytes;
+    }
+
+    /// <summary>SEND when <paramref name="requestId"/> is 0, otherwise REQUEST, to a mailbox given as checked UTF-8 bytes.</summary>
+    public static void WriteMessage(IBufferWriter<byte> writer, ulong requestId, ReadOnlySpan<byte> mailbox, ReadOnlySpan<byte> payload)
+    {
+        var headLength = 1 + (requestId == 0 ? 0 : 8) + 1 + mailbox.Length;
+        var total = FrameCodec.HeaderSize + headLength + payload.Length;
+
+        // One span for the whole frame when the writer has room (the usual case): no per-part bookkeeping.
+        var span = writer.GetSpan(FrameCodec.HeaderSize + headLength);
+        var whole = span.Length >= total;
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)(headLength + payload.Length));
+        var offset = FrameCodec.HeaderSize;
         span[offset++] = (byte)(requestId == 0 ? FrameType.Send : FrameType.Request);
         if (requestId != 0)
         {
@@ -90,8 +104,16 @@ internal static class MessageFrames
             offset += 8;
         }
 
-        span[offset++] = (byte)mailboxLength;
-        offset += Encoding.UTF8.GetBytes(mailbox, span[offset..]);
+        span[offset++] = (byte)mailbox.Length;
+        mailbox.CopyTo(span[offset..]);
+        offset += mailbox.Length;
+        if (whole)
+        {
+            payload.CopyTo(span[offset..]);
+            writer.Advance(total);
+            return;
+        }
+
         writer.Advance(offset);
         writer.Write(payload);
     }
@@ -111,6 +133,11 @@ internal static class MessageFrames
     /// <summary>Decodes one frame payload; anything malformed is a <see cref="MeshProtocolException"/>.</summary>
     public static DataFrame Decode(ReadOnlySequence<byte> frame)
     {
+        if (frame.IsSingleSegment && TryDecodeMessage(frame, out var message))
+        {
+            return message;
+        }
+
         var reader = new SequenceReader<byte>(frame);
         if (!reader.TryRead(out var typeByte))
         {
@@ -167,6 +194,55 @@ internal static class MessageFrames
             default:
                 throw Bad($"an unknown frame type {typeByte}");
         }
+    }
+
+    /// <summary>
+    /// The common case without a <see cref="SequenceReader{T}"/>: a well-formed SEND or REQUEST in one segment.
+    /// Anything else (other types, malformed frames) is left to the general decoder, which reports the problem.
+    /// </summary>
+    private static bool TryDecodeMessage(ReadOnlySequence<byte> frame, out DataFrame message)
+    {
+        var span = frame.FirstSpan;
+        message = default;
+        if (span.Length < 2)
+        {
+            return false;
+        }
+
+        int offset;
+        ulong id = 0;
+        switch ((FrameType)span[0])
+        {
+            case FrameType.Send:
+                offset = 1;
+                break;
+            case FrameType.Request when span.Length >= 10:
+                id = BinaryPrimitives.ReadUInt64BigEndian(span[1..]);
+                if (id == 0)
+                {
+                    return false;
+                }
+
+                offset = 9;
+                break;
+            default:
+                return false;
+        }
+
+        var mailboxLength = span[offset++];
+        if (mailboxLength == 0 || span.Length - offset < mailboxLength)
+        {
+            return false;
+        }
+
+        message = new DataFrame
+        {
+            Type = (FrameType)span[0],
+            Id = id,
+            Mailbox = frame.Slice(offset, mailboxLength),
+            Payload = frame.Slice(offset + mailboxLength),
+        };
+        return true;
     }
 
     private static ulong ReadId(ReadOnlySequence<byte> frame)
