@@ -199,7 +199,7 @@ public sealed class CloudFoundryTests(PublishedSampleApp app, ITestOutputHelper 
 
         try
         {
-            await Poll.UntilAsync(() => AllShowAsync(instances), StartTimeout, "every GET / shows the three others", Describe);
+            await Eventually.TrueAsync(() => AllShowAsync(instances), StartTimeout, "every GET / shows the three others", Describe);
             foreach (var view in views)
             {
                 output.WriteLine(view);
@@ -228,7 +228,7 @@ public sealed class CloudFoundryTests(PublishedSampleApp app, ITestOutputHelper 
             (await leaving.Process.WaitForExitAsync(StopTimeout)).Should().Be(0, leaving.Process.Tail());
 
             var remaining = instances[..^1];
-            await Poll.UntilAsync(() => AllShowAsync(remaining), TimeSpan.FromSeconds(20), $"every remaining GET / shows only the two others, without {leaving.Name}", Describe);
+            await Eventually.TrueAsync(() => AllShowAsync(remaining), TimeSpan.FromSeconds(20), $"every remaining GET / shows only the two others, without {leaving.Name}", Describe);
             foreach (var instance in remaining)
             {
                 // Through GOODBYE, not because a tick or a discovery poll noticed.

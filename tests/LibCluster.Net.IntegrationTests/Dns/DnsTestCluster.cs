@@ -119,7 +119,8 @@ internal sealed class DnsTestCluster : IAsyncDisposable
             return Eventually.TrueAsync(
                 () => Connected.SequenceEqual(names),
                 timeout,
-                $"{Name} is connected to exactly [{string.Join(", ", names)}] (it is to [{string.Join(", ", Connected)}]; it saw [{string.Join("; ", Log.Snapshot())}])");
+                $"{Name} is connected to exactly [{string.Join(", ", names)}]",
+                () => $"it is connected to [{string.Join(", ", Connected)}]; it saw [{string.Join("; ", Log.Snapshot())}]");
         }
 
         /// <summary>Waits until this node has seen <paramref name="other"/> go down (its watcher lags the connection table a little).</summary>
@@ -127,7 +128,8 @@ internal sealed class DnsTestCluster : IAsyncDisposable
             Eventually.TrueAsync(
                 () => Log.Downs().Any(d => d.Node == other.Name),
                 timeout,
-                $"{Name} has seen {other.Name} go down (it saw [{string.Join("; ", Log.Snapshot())}])");
+                $"{Name} has seen {other.Name} go down",
+                () => $"it saw [{string.Join("; ", Log.Snapshot())}]");
     }
 }
 

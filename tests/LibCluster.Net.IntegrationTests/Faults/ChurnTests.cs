@@ -38,6 +38,20 @@ public sealed class ChurnTests(ITestOutputHelper output)
     /// <summary>The reconnect backoff cap (30 s) plus one dial's connect and handshake timeouts (10 s), plus slack.</summary>
     private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromSeconds(60);
 
+    // The churn's own rhythm, random pauses between the joins and leaves, the requests and the flapping node's flaps:
+    // the load under test, not waits for a condition, so fixed (if random) waits are right.
+    private static readonly PauseRange ChurnPause = new(50, 250);
+    private static readonly PauseRange TrafficPause = new(1, 10);
+    private static readonly PauseRange FlapPause = new(20, 150);
+
+    // How often the census is taken while the stopped hosts' sockets, timers and objects go away, up to Timeout.
+    private static readonly TimeSpan SettlePollInterval = TimeSpan.FromMilliseconds(100);
+
+    // After a soak: how long the runtime's shared array pool may take to trim (it keeps arrays until they have gone
+    // unused for a minute), and how often the heap is weighed meanwhile.
+    private static readonly TimeSpan PoolTrimTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan PoolTrimPollInterval = TimeSpan.FromSeconds(5);
+
     [Fact]
     public async Task StaticCluster_TwentyNodesJoinAndLeaveAtRandom_SurvivorsAgreeAndNothingLeaks()
     {
@@ -105,7 +119,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
                 break;
             }
 
-            await Task.Delay(100);
+            await Task.Delay(SettlePollInterval);
         }
 
         // The weak references are the test's own memory: drop them before weighing the heap.
@@ -121,9 +135,9 @@ public sealed class ChurnTests(ITestOutputHelper output)
             // A long run fills the runtime's shared array pool (pipes' and mailboxes' buffers), which keeps arrays until
             // they have gone unused for a minute. Let it trim, so that what remains is what the nodes left behind.
             var idle = Stopwatch.StartNew();
-            while (idle.Elapsed < TimeSpan.FromSeconds(90) && memory - before.Memory >= MemoryBound / 4)
+            while (idle.Elapsed < PoolTrimTimeout && memory - before.Memory >= MemoryBound / 4)
             {
-                await Task.Delay(TimeSpan.FromSeconds(5));
+                await Task.Delay(PoolTrimPollInterval);
                 memory = Census.Take().Memory;
             }
 
@@ -152,8 +166,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
                 await StopAsync(slot, stats);
             }
 
-            // The churn's own rhythm (the load under test), not a wait for a condition.
-            await Task.Delay(random.Next(50, 250));
+            await Task.Delay(ChurnPause.Next(random));
         }
     }
 
@@ -195,7 +208,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
                 }
             }
 
-            await Task.Delay(random.Next(1, 10));
+            await Task.Delay(TrafficPause.Next(random));
         }
     }
 
@@ -214,7 +227,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
                 Interlocked.Increment(ref stats.Flaps);
             }
 
-            await Task.Delay(random.Next(20, 150));
+            await Task.Delay(FlapPause.Next(random));
         }
 
         // The flapping node ends up; it is a survivor like the others.
@@ -284,16 +297,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
             return string.Join("; ", problems);
         }
 
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Disagreement() is { Length: > 0 } problem)
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"The surviving nodes did not agree on the membership within {timeout.TotalSeconds:0} s: {problem}");
-            }
-
-            await Task.Delay(50);
-        }
+        await Eventually.TrueAsync(() => Disagreement().Length == 0, timeout, "the surviving nodes agree on the membership", Disagreement);
     }
 
     private static async Task RunWarmUpAsync()
@@ -347,6 +351,12 @@ public sealed class ChurnTests(ITestOutputHelper output)
 
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("LIBCLUSTER_SOAK_SECONDS"), NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 600;
         return TimeSpan.FromSeconds(seconds);
+    }
+
+    /// <summary>A random pause of <paramref name="MinMilliseconds"/> up to (not including) <paramref name="MaxMilliseconds"/>.</summary>
+    private readonly record struct PauseRange(int MinMilliseconds, int MaxMilliseconds)
+    {
+        public TimeSpan Next(Random random) => TimeSpan.FromMilliseconds(random.Next(MinMilliseconds, MaxMilliseconds));
     }
 
     private sealed class Slot(string name, int port)

@@ -144,7 +144,8 @@ public sealed class CrashRestartTests(ITestOutputHelper output)
         await Eventually.TrueAsync(
             () => c.Manager.IsConnected(NodeName.Parse(victim.Name)) && c.Manager.IsConnected(NodeName.Parse(peer.Name)),
             LanNodes.Timeout,
-            $"c is connected to both ({c.Changes.Describe()})");
+            "c is connected to both",
+            () => c.Changes.Describe());
         return (victim, peer);
     }
 

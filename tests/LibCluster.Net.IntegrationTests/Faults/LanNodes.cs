@@ -84,17 +84,11 @@ internal sealed class LanNodes : IAsyncDisposable
     {
         var process = this[index];
         var expected = peers.Select(Name).ToHashSet();
-        try
-        {
-            await Eventually.TrueAsync(
-                () => process.ConnectedNodes().SetEquals(expected) || process.HasExited,
-                timeout ?? Timeout,
-                $"{process.Name} is connected to exactly {string.Join(", ", expected)}");
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"{ex.Message}\nOutput:\n{string.Join('\n', process.Lines)}\nLog:\n{process.Log}", ex);
-        }
+        await Eventually.TrueAsync(
+            () => process.ConnectedNodes().SetEquals(expected) || process.HasExited,
+            timeout ?? Timeout,
+            $"{process.Name} is connected to exactly {string.Join(", ", expected)}",
+            () => $"connected to [{string.Join(", ", process.ConnectedNodes())}]\nOutput:\n{string.Join('\n', process.Lines)}\nLog:\n{process.Log}");
 
         process.HasExited.Should().BeFalse($"{process.Name} must keep running; log:\n{process.Log}");
     }

@@ -22,6 +22,8 @@ public sealed class LossAndDelayTests(ITestOutputHelper output)
     private static readonly TimeSpan DefaultTickTime = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    // At most one message or request per pace: the load's own rhythm, not a wait for a condition.
     private static readonly TimeSpan Pace = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
@@ -66,7 +68,8 @@ public sealed class LossAndDelayTests(ITestOutputHelper output)
         await Eventually.TrueAsync(
             () => c.Manager.IsConnected(nameA) && c.Manager.IsConnected(nameB) && c.Manager.IsConnected(d.Name),
             LanNodes.Timeout,
-            $"c is connected to a, b and d ({c.Changes.Describe()})");
+            "c is connected to a, b and d",
+            () => c.Changes.Describe());
         await using var seenByD = MembershipRecorder.Start(d);
         var marks = (A: a.Lines.Length, B: b.Lines.Length, C: c.Changes.Count, RelayedA: relayForA.Connections, RelayedD: relayForD.Connections);
 
@@ -75,7 +78,7 @@ public sealed class LossAndDelayTests(ITestOutputHelper output)
         var overCleanLink = RunEchoStreamAsync(c.Cluster, nameB, seed: 2);
         var sent = await SendOrderedAsync(d.Cluster, c.Name, seed: 3).WaitAsync(RunFor + RequestTimeout + LanNodes.Timeout);
         var results = await Task.WhenAll(overBadLink, overCleanLink).WaitAsync(RequestTimeout + LanNodes.Timeout);
-        await Eventually.TrueAsync(() => ordered.Count >= sent.Count, RequestTimeout, $"c has received the {sent.Count} messages d sent ({ordered})");
+        await Eventually.TrueAsync(() => ordered.Count >= sent.Count, RequestTimeout, $"c has received the {sent.Count} messages d sent", ordered.ToString);
         started.Stop();
         var dropped = await Iptables.PacketsAsync(hostC.Namespace, "INPUT", "lc-loss").WaitAsync(LanNodes.Timeout)
             + await Iptables.PacketsAsync(hostC.Namespace, "OUTPUT", "lc-loss").WaitAsync(LanNodes.Timeout);

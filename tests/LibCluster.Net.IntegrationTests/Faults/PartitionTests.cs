@@ -25,6 +25,12 @@ public sealed class PartitionTests(ITestOutputHelper output)
     // 0.75 × TickTime the partition takes to be detected at the earliest.
     private static readonly TimeSpan StuckAfter = TimeSpan.FromMilliseconds(250);
 
+    // The partitions' and watches' lengths: each is a duration under test (nothing may change meanwhile, or a short cut
+    // must go unnoticed), not a stand-in for a condition, so fixed waits are right.
+    private static readonly TimeSpan HoldPartitionFor = TickTime;
+    private static readonly TimeSpan ShortPartition = TickTime / 4;
+    private static readonly TimeSpan WatchAfterShortPartitionFor = 2 * TickTime;
+
     [IptablesFact]
     public async Task Partition_TwoOfThreeNodesCutOff_BothSidesSeeTickTimeoutThirdKeepsBothAndHealedMeshHasOneConnection()
     {
@@ -76,13 +82,9 @@ public sealed class PartitionTests(ITestOutputHelper output)
             detect.Should().BeGreaterThan(0.5 * TickTime, "a peer is not declared down before it has been silent for most of a TickTime");
         }
 
-        // Hold the partition for one more TickTime (a duration under test): the two stay apart, retrying in vain, and
-        // the third node, which still hears both, keeps both.
-        var heldUntil = Stopwatch.GetTimestamp() + (long)(TickTime.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < heldUntil)
-        {
-            await Task.Delay(100);
-        }
+        // Hold the partition for one more TickTime: the two stay apart, retrying in vain, and the third node, which
+        // still hears both, keeps both.
+        await Task.Delay(HoldPartitionFor);
 
         a.ConnectedNodes().Should().BeEquivalentTo([c.Name]);
         b.ConnectedNodes().Should().BeEquivalentTo([c.Name]);
@@ -107,21 +109,17 @@ public sealed class PartitionTests(ITestOutputHelper output)
 
         // Exactly one TCP connection between the two (a simultaneous dial after the heal leaves one), seen from both
         // namespaces; the losers of a simultaneous connect may take a moment to close.
-        var deadline = Stopwatch.GetTimestamp() + (long)(LanNodes.Timeout.TotalSeconds * Stopwatch.Frequency);
-        int fromA, fromB;
-        while (true)
-        {
-            fromA = await SocketCensus.EstablishedAsync(hostA.Namespace, hostA.IPv4, hostB.IPv4, LanNodes.Port).WaitAsync(LanNodes.Timeout);
-            fromB = await SocketCensus.EstablishedAsync(hostB.Namespace, hostB.IPv4, hostA.IPv4, LanNodes.Port).WaitAsync(LanNodes.Timeout);
-            if ((fromA == 1 && fromB == 1) || Stopwatch.GetTimestamp() > deadline)
+        int fromA = 0, fromB = 0;
+        await Eventually.TrueAsync(
+            async () =>
             {
-                break;
-            }
-
-            await Task.Delay(50);
-        }
-
-        (fromA, fromB).Should().Be((1, 1), "a and b share exactly one established connection after the heal");
+                fromA = await SocketCensus.EstablishedAsync(hostA.Namespace, hostA.IPv4, hostB.IPv4, LanNodes.Port).WaitAsync(LanNodes.Timeout);
+                fromB = await SocketCensus.EstablishedAsync(hostB.Namespace, hostB.IPv4, hostA.IPv4, LanNodes.Port).WaitAsync(LanNodes.Timeout);
+                return fromA == 1 && fromB == 1;
+            },
+            LanNodes.Timeout,
+            "a and b share exactly one established connection after the heal",
+            () => $"established: {fromA} seen from a, {fromB} from b");
 
         // NodeUp once per side, and the rest of the mesh untouched.
         a.Lines.Skip(marks[0]).Where(l => l.StartsWith($"UP {b.Name} ", StringComparison.Ordinal)).Should().ContainSingle("NodeUp is delivered once per side");
@@ -151,21 +149,19 @@ public sealed class PartitionTests(ITestOutputHelper output)
         var cut = Stopwatch.StartNew();
         await Iptables.DropFromAsync(hostA.Namespace, hostB.IPv4).WaitAsync(LanNodes.Timeout);
         await Iptables.DropFromAsync(hostB.Namespace, hostA.IPv4).WaitAsync(LanNodes.Timeout);
-        while (cut.Elapsed < TickTime / 4)
+        var remaining = ShortPartition - cut.Elapsed;
+        if (remaining > TimeSpan.Zero)
         {
-            await Task.Delay(20);
+            await Task.Delay(remaining);
         }
 
         await Iptables.UndropFromAsync(hostA.Namespace, hostB.IPv4).WaitAsync(LanNodes.Timeout);
         await Iptables.UndropFromAsync(hostB.Namespace, hostA.IPv4).WaitAsync(LanNodes.Timeout);
         var blip = cut.Elapsed;
 
-        // Two TickTimes after the heal (a duration under test): a late detection would show by then.
+        // Two TickTimes after the heal: a late detection would show by then.
         var watched = Stopwatch.StartNew();
-        while (watched.Elapsed < 2 * TickTime)
-        {
-            await Task.Delay(50);
-        }
+        await Task.Delay(WatchAfterShortPartitionFor);
 
         output.WriteLine($"a partition of {blip.TotalMilliseconds:0} ms (TickTime {TickTime.TotalSeconds:0} s) went unnoticed for {watched.Elapsed.TotalSeconds:0.0} s after it healed");
         a.Lines.Skip(marks.A).Should().BeEmpty("a short partition is not a node down");

@@ -129,15 +129,7 @@ internal sealed class GossipPeer : IAsyncDisposable
     /// <summary>Waits until the current set satisfies <paramref name="condition"/>; fails with the history and the log.</summary>
     public async Task WaitForSetAsync(Func<IReadOnlySet<NodeAddress>, bool> condition, TimeSpan timeout, string because)
     {
-        try
-        {
-            await Eventually.TrueAsync(() => condition(Current) || _watching.IsCompleted, timeout, because);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"{ex.Message} ({Describe()})", ex);
-        }
-
+        await Eventually.TrueAsync(() => condition(Current) || _watching.IsCompleted, timeout, because, Describe);
         if (_watching.IsCompleted)
         {
             await _watching;
@@ -145,17 +137,8 @@ internal sealed class GossipPeer : IAsyncDisposable
         }
     }
 
-    public async Task WaitForDropsAsync(string reason, long count, TimeSpan timeout)
-    {
-        try
-        {
-            await Eventually.TrueAsync(() => Dropped(reason) >= count, timeout, $"{Name} dropped {count} packets as {reason}");
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"{ex.Message}; dropped {Dropped(reason)} ({Describe()})", ex);
-        }
-    }
+    public Task WaitForDropsAsync(string reason, long count, TimeSpan timeout) =>
+        Eventually.TrueAsync(() => Dropped(reason) >= count, timeout, $"{Name} dropped {count} packets as {reason}", () => $"dropped {Dropped(reason)}; {Describe()}");
 
     public string Describe() =>
         $"{Name} sets: [{string.Join(" | ", History.Select(s => string.Join(", ", s.Select(n => $"{n.Name}:{n.Port}"))))}]; log:\n{string.Join('\n', Logs.Entries.TakeLast(30))}";

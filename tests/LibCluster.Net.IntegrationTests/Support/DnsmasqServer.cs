@@ -138,7 +138,7 @@ internal sealed class DnsmasqServer : IAsyncDisposable
             throw new InvalidOperationException($"Could not send SIGHUP to dnsmasq ({pid}): errno {Marshal.GetLastPInvokeError()}.");
         }
 
-        await WaitUntilAsync(() => CountHostsReads() > reads, "dnsmasq re-read its hosts file after SIGHUP");
+        await Eventually.TrueAsync(() => CountHostsReads() > reads, StartTimeout, "dnsmasq re-read its hosts file after SIGHUP", () => Output);
     }
 
     /// <summary>Kills dnsmasq (queries then go unanswered) and waits until it is gone; the port stays this server's.</summary>
@@ -238,35 +238,23 @@ internal sealed class DnsmasqServer : IAsyncDisposable
 
         var options = new LookupClientOptions(EndPoint) { UseCache = false, Timeout = TimeSpan.FromMilliseconds(200), Retries = 0, ThrowDnsErrors = false };
         var client = new LookupClient(options);
-        var deadline = Stopwatch.GetTimestamp() + (long)(StartTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (true)
+        await Eventually.TrueAsync(
+            async () => process.HasExited || await AnswersAsync(client),
+            StartTimeout,
+            $"dnsmasq answers on {EndPoint} (or exits)",
+            () => Output);
+        if (process.HasExited)
         {
-            if (process.HasExited)
-            {
-                await process.WaitForExitAsync().WaitAsync(StopTimeout);
-                throw new InvalidOperationException($"dnsmasq exited with code {process.ExitCode} at start:{Environment.NewLine}{Output}");
-            }
-
-            try
-            {
-                var response = await client.QueryAsync(ReadyName, QueryType.A).WaitAsync(TimeSpan.FromSeconds(5));
-                if (response.Answers.ARecords().Any())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is DnsResponseException or TimeoutException)
-            {
-                // Not listening yet.
-            }
-
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"dnsmasq did not answer on {EndPoint} within {StartTimeout.TotalSeconds:0} s:{Environment.NewLine}{Output}");
-            }
-
-            await Task.Delay(20);
+            await process.WaitForExitAsync().WaitAsync(StopTimeout);
+            throw new InvalidOperationException($"dnsmasq exited with code {process.ExitCode} at start:{Environment.NewLine}{Output}");
         }
+    }
+
+    /// <summary>Whether dnsmasq answers the name it is given to show that it is ready; throws while it does not listen yet.</summary>
+    private static async Task<bool> AnswersAsync(LookupClient client)
+    {
+        var response = await client.QueryAsync(ReadyName, QueryType.A).WaitAsync(TimeSpan.FromSeconds(5));
+        return response.Answers.ARecords().Any();
     }
 
     private void WriteFiles()
@@ -300,20 +288,6 @@ internal sealed class DnsmasqServer : IAsyncDisposable
             {
                 _output.Add(line);
             }
-        }
-    }
-
-    private async Task WaitUntilAsync(Func<bool> condition, string because)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(StartTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (!condition())
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting until {because}:{Environment.NewLine}{Output}");
-            }
-
-            await Task.Delay(10);
         }
     }
 

@@ -141,7 +141,8 @@ internal sealed class ChangeLog : IAsyncDisposable
                 return found is not null;
             },
             timeout,
-            $"{because} ({Describe(from)})");
+            because,
+            () => Describe(from));
         return found!.Value;
     }
 

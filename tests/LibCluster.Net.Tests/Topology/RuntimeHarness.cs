@@ -48,13 +48,22 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     public static NodeAddress Node(string basename, int port = 9001) => NodeAddress.Parse($"{basename}@{basename}.test:{port}", 9001);
 
     public Task WaitConnectedAsync(params NodeAddress[] nodes) =>
-        Eventually.WaitUntilAsync(() => nodes.All(n => Connector.IsConnected(n.Name)), $"{string.Join(", ", nodes.Select(n => n.Name))} connected");
+        Eventually.TrueAsync(
+            () => nodes.All(n => Connector.IsConnected(n.Name)),
+            $"{string.Join(", ", nodes.Select(n => n.Name))} connected",
+            () => $"not connected: {string.Join(", ", nodes.Where(n => !Connector.IsConnected(n.Name)).Select(n => n.Name))}");
 
     public Task WaitDesiredAsync(params NodeAddress[] nodes) =>
-        Eventually.WaitUntilAsync(() => Runtime.DesiredNodes.SetEquals(nodes), $"the desired nodes are exactly {string.Join(", ", nodes.Select(n => n.ToString()))}");
+        Eventually.TrueAsync(
+            () => Runtime.DesiredNodes.SetEquals(nodes),
+            $"the desired nodes are exactly {string.Join(", ", nodes.Select(n => n.ToString()))}",
+            () => $"desired: {string.Join(", ", Runtime.DesiredNodes.Select(n => n.ToString()))}");
 
     public Task WaitDialCountAsync(NodeAddress node, int count) =>
-        Eventually.WaitUntilAsync(() => Connector.DialCount(node.Name) >= count, $"{node.Name} dialled {count} times (so far {Connector.DialCount(node.Name)})");
+        Eventually.TrueAsync(
+            () => Connector.DialCount(node.Name) >= count,
+            $"{node.Name} dialled {count} times",
+            () => $"dialled {Connector.DialCount(node.Name)} times");
 
     public async ValueTask DisposeAsync()
     {

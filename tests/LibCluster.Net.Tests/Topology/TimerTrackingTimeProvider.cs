@@ -58,7 +58,7 @@ internal sealed class TimerTrackingTimeProvider : FakeTimeProvider
     /// <summary>Waits (up to <see cref="Eventually.Timeout"/>) until a timer is pending, then advances time to it.</summary>
     public async Task<TimeSpan> AdvanceToNextTimerAsync()
     {
-        await Eventually.WaitUntilAsync(() => NextDeadline is not null, "a timer is pending");
+        await Eventually.TrueAsync(() => NextDeadline is not null, "a timer is pending");
         var step = NextDeadline!.Value - GetUtcNow();
         Advance(step);
         return step;

@@ -37,7 +37,7 @@ public sealed class TopologyRuntimeTests
 
         h.Runtime.Start();
 
-        await Eventually.WaitUntilAsync(() => h.Strategy.LastContext is not null, "the strategy started");
+        await Eventually.TrueAsync(() => h.Strategy.LastContext is not null, "the strategy started");
         var context = h.Strategy.LastContext!;
         context.TopologyName.Should().Be("t1");
         context.Self.Should().Be(SelfName);
@@ -76,7 +76,7 @@ public sealed class TopologyRuntimeTests
 
         h.Strategies[1].Yield();
         await h.WaitDesiredAsync(b, e);
-        await Eventually.WaitUntilAsync(() => h.Connector.Disconnects.Contains(c.Name), "c disconnected");
+        await Eventually.TrueAsync(() => h.Connector.Disconnects.Contains(c.Name), "c disconnected");
         h.Connector.Disconnects.Should().Equal(c.Name);
     }
 
@@ -91,7 +91,7 @@ public sealed class TopologyRuntimeTests
 
         h.Strategy.Yield(b);
 
-        await Eventually.WaitUntilAsync(() => !h.Connector.IsConnected(c.Name), "c disconnected");
+        await Eventually.TrueAsync(() => !h.Connector.IsConnected(c.Name), "c disconnected");
         h.Connector.Disconnects.Should().Equal(c.Name);
         h.Runtime.DesiredNodes.Should().BeEquivalentTo([b]);
     }
@@ -107,9 +107,9 @@ public sealed class TopologyRuntimeTests
         await h.WaitConnectedAsync(b, c);
 
         h.Strategy.Yield(b);
-        await Eventually.WaitUntilAsync(() => h.Connector.Disconnects.Contains(c.Name), "c disconnected");
+        await Eventually.TrueAsync(() => h.Connector.Disconnects.Contains(c.Name), "c disconnected");
         h.Strategy.Yield();
-        await Eventually.WaitUntilAsync(() => h.Connector.Disconnects.Contains(b.Name), "b disconnected");
+        await Eventually.TrueAsync(() => h.Connector.Disconnects.Contains(b.Name), "b disconnected");
 
         h.Connector.Disconnects.Should().BeEquivalentTo([c.Name, b.Name]);
         h.Connector.IsConnected(x.Name).Should().BeTrue();
@@ -124,13 +124,13 @@ public sealed class TopologyRuntimeTests
         h.Connector.Hang(b.Name);
         h.Strategy.Yield(b);
         h.Runtime.Start();
-        await Eventually.WaitUntilAsync(() => h.Connector.InFlight == 1, "the dial to b is in flight");
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b is in flight");
 
         h.Strategy.Yield();
         await h.WaitDesiredAsync();
         h.Connector.Release(b.Name);
 
-        await Eventually.WaitUntilAsync(() => h.Connector.Disconnects.Contains(b.Name), "b disconnected once its dial completed");
+        await Eventually.TrueAsync(() => h.Connector.Disconnects.Contains(b.Name), "b disconnected once its dial completed");
         h.Connector.IsConnected(b.Name).Should().BeFalse();
     }
 
@@ -163,7 +163,7 @@ public sealed class TopologyRuntimeTests
         h.Strategies[0].Yield(first);
 
         await h.WaitDesiredAsync(first);
-        await Eventually.WaitUntilAsync(() => h.Connector.Dials.Any(d => d.Address == first), "b dialled at the first topology's address");
+        await Eventually.TrueAsync(() => h.Connector.Dials.Any(d => d.Address == first), "b dialled at the first topology's address");
         h.Connector.Dials.Select(d => d.Address).Should().Equal(second, first);
     }
 
@@ -210,7 +210,7 @@ public sealed class TopologyRuntimeTests
         h.Connector.Succeed(b.Name);
         await h.Time.AdvanceToNextTimerAsync();
         await h.WaitConnectedAsync(b);
-        await Eventually.WaitUntilAsync(() => h.Logs.Records.Any(r => r.EventId == 2009), "the recovery logged");
+        await Eventually.TrueAsync(() => h.Logs.Records.Any(r => r.EventId == 2009), "the recovery logged");
 
         // Down again, and unreachable: the redial is immediate and the retries start from the base delay again.
         h.Connector.Fail(b.Name);
@@ -241,7 +241,7 @@ public sealed class TopologyRuntimeTests
             await h.WaitDialCountAsync(b, attempt);
         }
 
-        await Eventually.WaitUntilAsync(() => h.Logs.Records.Count(r => r.EventId is 2007 or 2008) >= 15, "every failure logged");
+        await Eventually.TrueAsync(() => h.Logs.Records.Count(r => r.EventId is 2007 or 2008) >= 15, "every failure logged");
         var failures = h.Logs.Records.Where(r => r.EventId is 2007 or 2008).ToList();
         failures[0].Level.Should().Be(LogLevel.Warning);
         failures[0].Message.Should().Contain("b@b.test").And.Contain("connection refused (fake)");
@@ -294,11 +294,11 @@ public sealed class TopologyRuntimeTests
         h.Strategy.Yield(b);
         h.Runtime.Start();
         await h.WaitDialCountAsync(b, 1);
-        await Eventually.WaitUntilAsync(() => h.Time.PendingTimerCount == 1, "the retry is scheduled");
+        await Eventually.TrueAsync(() => h.Time.PendingTimerCount == 1, "the retry is scheduled");
 
         h.Connector.MarkUp(b.Name);
 
-        await Eventually.WaitUntilAsync(() => h.Time.PendingTimerCount == 0, "the retry is cancelled");
+        await Eventually.TrueAsync(() => h.Time.PendingTimerCount == 0, "the retry is cancelled");
         h.Time.Advance(TimeSpan.FromMinutes(5));
         h.Connector.DialCount(b.Name).Should().Be(1);
     }
@@ -314,7 +314,7 @@ public sealed class TopologyRuntimeTests
 
         h.Strategy.Throw(new InvalidOperationException("lookup failed"));
 
-        await Eventually.WaitUntilAsync(() => h.Logs.Records.Any(r => r.EventId == 2004), "the failure logged");
+        await Eventually.TrueAsync(() => h.Logs.Records.Any(r => r.EventId == 2004), "the failure logged");
         var warning = h.Logs.Records.Single(r => r.EventId == 2004);
         warning.Level.Should().Be(LogLevel.Warning);
         warning.Message.Should().Contain("t1");
@@ -325,7 +325,7 @@ public sealed class TopologyRuntimeTests
 
         var delay = await h.Time.AdvanceToNextTimerAsync();
 
-        await Eventually.WaitUntilAsync(() => h.Strategy.Starts == 2, "the strategy restarted");
+        await Eventually.TrueAsync(() => h.Strategy.Starts == 2, "the strategy restarted");
         delay.Should().BePositive().And.BeLessThanOrEqualTo(FirstRestartAtMost);
         h.Runtime.DesiredNodes.Should().BeEquivalentTo([b]);
         h.Connector.IsConnected(b.Name).Should().BeTrue();
@@ -344,13 +344,13 @@ public sealed class TopologyRuntimeTests
         h.Strategies[1].Yield(b);
         h.Runtime.Start();
         await h.WaitConnectedAsync(b);
-        await Eventually.WaitUntilAsync(() => h.Strategies[0].Starts == 1, "the failing strategy ran once");
+        await Eventually.TrueAsync(() => h.Strategies[0].Starts == 1, "the failing strategy ran once");
         var start = h.Time.GetUtcNow();
 
         for (var run = 2; run <= 7; run++)
         {
             await h.Time.AdvanceToNextTimerAsync();
-            await Eventually.WaitUntilAsync(() => h.Strategies[0].Starts == run, $"the strategy restarted {run - 1} times");
+            await Eventually.TrueAsync(() => h.Strategies[0].Starts == run, $"the strategy restarted {run - 1} times");
         }
 
         // Six failures: at least f(4) / 1.4 + 30 s or f(5) / 1.4 (whichever is smaller) with base 1 s, cap 30 s.
@@ -366,11 +366,11 @@ public sealed class TopologyRuntimeTests
         h.Strategy.Yield(b);
         h.Strategy.EndEnumeration();
         h.Runtime.Start();
-        await Eventually.WaitUntilAsync(() => h.Logs.Records.Any(r => r.EventId == 2004), "the end logged");
+        await Eventually.TrueAsync(() => h.Logs.Records.Any(r => r.EventId == 2004), "the end logged");
 
         await h.Time.AdvanceToNextTimerAsync();
 
-        await Eventually.WaitUntilAsync(() => h.Strategy.Starts == 2, "the strategy restarted");
+        await Eventually.TrueAsync(() => h.Strategy.Starts == 2, "the strategy restarted");
         h.Runtime.DesiredNodes.Should().BeEquivalentTo([b]);
     }
 
@@ -401,11 +401,11 @@ public sealed class TopologyRuntimeTests
 
         h.Strategy.Yield(nodes);
         h.Runtime.Start();
-        await Eventually.WaitUntilAsync(() => h.Connector.InFlight == 2, "two dials in flight");
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 2, "two dials in flight");
 
         var first = h.Connector.Dials[0].Address;
         h.Connector.Release(first.Name);
-        await Eventually.WaitUntilAsync(() => h.Connector.Dials.Count == 3 && h.Connector.InFlight == 2, "a third dial took the free slot");
+        await Eventually.TrueAsync(() => h.Connector.Dials.Count == 3 && h.Connector.InFlight == 2, "a third dial took the free slot");
 
         foreach (var node in nodes)
         {
@@ -427,8 +427,8 @@ public sealed class TopologyRuntimeTests
         h.Strategies[0].Yield(b);
         h.Strategies[1].Yield(c);
         h.Runtime.Start();
-        await Eventually.WaitUntilAsync(() => h.Connector.InFlight == 1 && h.Connector.DialCount(c.Name) == 1, "b hanging and c failing");
-        await Eventually.WaitUntilAsync(() => h.Connector.WatcherCount == 1, "the membership watch running");
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1 && h.Connector.DialCount(c.Name) == 1, "b hanging and c failing");
+        await Eventually.TrueAsync(() => h.Connector.WatcherCount == 1, "the membership watch running");
 
         await h.Runtime.DisposeAsync().WithTimeout();
 

@@ -76,10 +76,10 @@ internal sealed class PollDriver : IAsyncDisposable
             await _time.AdvanceToNextTimerAsync();
         }
 
-        await Eventually.WaitUntilAsync(() => _resolver.Calls > calls, "the strategy made its next lookup");
+        await Eventually.TrueAsync(() => _resolver.Calls > calls, "the strategy made its next lookup");
 
         // Handled: either it yielded, or it went back to waiting for the next poll without yielding.
-        await Eventually.WaitUntilAsync(() => _pending.IsCompleted || _time.NextDeadline is not null, "the strategy handled the lookup's result");
+        await Eventually.TrueAsync(() => _pending.IsCompleted || _time.NextDeadline is not null, "the strategy handled the lookup's result");
         if (!_pending.IsCompleted)
         {
             return null;

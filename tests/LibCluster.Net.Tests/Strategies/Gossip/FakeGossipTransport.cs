@@ -1,7 +1,6 @@
 using System.Net;
 using System.Threading.Channels;
 using LibCluster.Strategies.Gossip;
-using LibCluster.Tests.Topology;
 
 namespace LibCluster.Tests.Strategies.Gossip;
 
@@ -42,7 +41,7 @@ internal sealed class FakeGossipTransport : IGossipTransport
     /// the last (the loop handles one datagram between two receives).
     /// </summary>
     public Task WaitHandledAsync() =>
-        Eventually.WaitUntilAsync(() => Volatile.Read(ref _receives) > Volatile.Read(ref _delivered), $"the strategy handled all {Volatile.Read(ref _delivered)} delivered datagrams");
+        Eventually.TrueAsync(() => Volatile.Read(ref _receives) > Volatile.Read(ref _delivered), $"the strategy handled all {Volatile.Read(ref _delivered)} delivered datagrams");
 
     public Task<byte[]> NextSentAsync() => _sent.Reader.ReadAsync().AsTask().WithTimeout();
 

@@ -142,7 +142,7 @@ internal sealed class GossipHarness : IAsyncDisposable
         var count = Transports.Count;
         _enumerator = Strategy.WatchAsync(Context, _cancellation.Token).GetAsyncEnumerator(_cancellation.Token);
         _pending = _enumerator.MoveNextAsync().AsTask();
-        await Eventually.WaitUntilAsync(() => Transports.Count > count && Transport.SentCount > 0, "the strategy opened its transport and sent a heartbeat");
+        await Eventually.TrueAsync(() => Transports.Count > count && Transport.SentCount > 0, "the strategy opened its transport and sent a heartbeat");
     }
 
     /// <summary>Waits for the next yielded set.</summary>

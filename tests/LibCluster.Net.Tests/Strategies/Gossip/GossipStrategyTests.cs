@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using LibCluster.Nodes;
 using LibCluster.Strategies.Gossip;
-using LibCluster.Tests.Topology;
 using Microsoft.Extensions.Logging;
 
 namespace LibCluster.Tests.Strategies.Gossip;
@@ -214,7 +213,7 @@ public sealed class GossipStrategyTests
 
         harness.Deliver(Heartbeats.Plain("b@10.0.0.2"));
         (await harness.NextSetAsync()).Should().HaveCount(1);
-        await Eventually.WaitUntilAsync(() => harness.Time.NextDeadline == harness.Time.GetUtcNow() + (Interval / 5), "the answer is scheduled a fifth of the interval after the first heartbeat");
+        await Eventually.TrueAsync(() => harness.Time.NextDeadline == harness.Time.GetUtcNow() + (Interval / 5), "the answer is scheduled a fifth of the interval after the first heartbeat");
         harness.Time.Advance(Interval / 5);
 
         await harness.Transport.NextSentAsync();
@@ -265,7 +264,7 @@ public sealed class GossipStrategyTests
 
         var next = async () => await harness.NextSetAsync();
         await next.Should().ThrowAsync<SocketException>();
-        await Eventually.WaitUntilAsync(() => harness.Transport.IsDisposed, "the failed enumeration released its transport");
+        await Eventually.TrueAsync(() => harness.Transport.IsDisposed, "the failed enumeration released its transport");
     }
 
     [Fact]
