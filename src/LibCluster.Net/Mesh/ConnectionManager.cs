@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -27,6 +28,9 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private readonly HandshakeProtocol _handshake;
     private readonly object _gate = new();
     private readonly Dictionary<NodeName, PeerState> _peers = [];
+
+    // The active connection of every connected node, for lookups without _gate; written under _gate by Attach/Detach.
+    private readonly ConcurrentDictionary<NodeName, PeerConnection> _active = new();
     private readonly List<Channel<MembershipChange>> _watchers = [];
     private readonly SemaphoreSlim _handshakeSlots;
     private readonly AuthFailureLimiter _authFailures;
@@ -119,14 +123,8 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>The live connection to <paramref name="node"/>, or null.</summary>
-    public PeerConnection? GetConnection(NodeName node)
-    {
-        lock (_gate)
-        {
-            return _peers.TryGetValue(node, out var state) ? state.Active : null;
-        }
-    }
+    /// <summary>The live connection to <paramref name="node"/>, or null. Lock-free: every send asks.</summary>
+    public PeerConnection? GetConnection(NodeName node) => _active.TryGetValue(node, out var connection) ? connection : null;
 
     public PeerConnection[] GetConnections()
     {
@@ -551,6 +549,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private void Attach(PeerState state, PeerConnection connection)
     {
         state.Active = connection;
+        _active[connection.Peer] = connection;
         _metrics.NodeConnected();
         LogNodeUp(_logger, connection.Peer, connection.RemoteEndPoint, connection.DialledBySelf ? "outbound" : "inbound");
         Publish(new MembershipChange(MembershipChangeKind.NodeUp, connection.Peer, connection.PeerCreation, string.Empty));
@@ -559,6 +558,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private void Detach(PeerState state, PeerConnection connection, string reason)
     {
         state.Active = null;
+        _active.TryRemove(new KeyValuePair<NodeName, PeerConnection>(connection.Peer, connection));
         _metrics.NodeDisconnected(reason);
         LogNodeDown(_logger, connection.Peer, reason);
         Publish(new MembershipChange(MembershipChangeKind.NodeDown, connection.Peer, connection.PeerCreation, reason));

@@ -70,9 +70,26 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
             return mailboxes.DeliverLocalAsync(mailbox, payload, null, cancellationToken);
         }
 
-        var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
-        return connection.SendAsync(mailbox, payload, cancellationToken);
+        return Connection(node).SendAsync(mailbox, payload, cancellationToken);
     }
+
+    // The connection used last: a stream to one node skips even the lock-free lookup. A closing connection is never
+    // reused, and the active connection of a node only changes after the old one has started closing.
+    private Route? _lastRoute;
+
+    private PeerConnection Connection(NodeName node)
+    {
+        if (_lastRoute is { } route && route.Node == node && !route.Connection.IsClosed)
+        {
+            return route.Connection;
+        }
+
+        var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
+        _lastRoute = new Route(node, connection);
+        return connection;
+    }
+
+    private sealed record Route(NodeName Node, PeerConnection Connection);
 
     public async ValueTask<ClusterReply> RequestAsync(NodeName node, string mailbox, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -91,8 +108,7 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
             }
             else
             {
-                var connection = connections.GetConnection(node) ?? throw new NodeDownException(node, "not_connected");
-                result = await connection.RequestAsync(mailbox, payload, (linked ?? timer).Token).ConfigureAwait(false);
+                result = await Connection(node).RequestAsync(mailbox, payload, (linked ?? timer).Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -4,7 +4,11 @@ using LibCluster.Nodes;
 
 namespace LibCluster.Messaging;
 
-/// <summary>A message delivered to a mailbox.</summary>
+/// <summary>
+/// A message delivered to a mailbox. Like its payload, it is valid only while the handler runs: the same instance
+/// may carry a later one-way message to the mailbox (one-way streams allocate nothing per message), so copy what
+/// you keep.
+/// </summary>
 public sealed class ClusterMessage
 {
     private readonly PeerConnection? _connection;
@@ -22,14 +26,22 @@ public sealed class ClusterMessage
         _localReply = localReply;
     }
 
+    /// <summary>Points a one-way message object at the next one-way message of its mailbox.</summary>
+    internal ClusterMessage Reuse(NodeName from, ReadOnlyMemory<byte> payload)
+    {
+        From = from;
+        Payload = payload;
+        return this;
+    }
+
     /// <summary>The node that sent it.</summary>
-    public NodeName From { get; }
+    public NodeName From { get; private set; }
 
     /// <summary>The mailbox it was sent to.</summary>
     public string Mailbox { get; }
 
     /// <summary>The bytes sent. Valid only while the handler runs: copy what you keep.</summary>
-    public ReadOnlyMemory<byte> Payload { get; }
+    public ReadOnlyMemory<byte> Payload { get; private set; }
 
     /// <summary>True when the sender waits for a reply (<see cref="ICluster.RequestAsync"/>).</summary>
     public bool IsRequest => _requestId != 0 || _localReply is not null;

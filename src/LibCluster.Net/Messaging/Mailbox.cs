@@ -33,6 +33,7 @@ internal sealed class Mailbox : IDisposable
     // 1 while one thread owns the mailbox: it runs the handler and drains the queue before letting go.
     private int _owned;
     private volatile bool _closed;
+    private ClusterMessage? _oneWay;
 
     // Set while StopAsync waits for the owner to let go.
     private TaskCompletionSource? _released;
@@ -71,7 +72,7 @@ internal sealed class Mailbox : IDisposable
             return false;
         }
 
-        var message = new ClusterMessage(connection.Peer, Name, payload, requestId, connection, null);
+        var message = requestId == 0 ? OneWay(connection.Peer, payload) : new ClusterMessage(connection.Peer, Name, payload, requestId, connection, null);
         var handled = HandleAsync(message);
         if (handled.IsCompletedSuccessfully)
         {
@@ -89,6 +90,13 @@ internal sealed class Mailbox : IDisposable
         await handled.ConfigureAwait(false);
         await ReleaseOrDrain().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The message object for a one-way message: one per mailbox, reused, as only the owner runs the handler and
+    /// only for one message at a time (requests get their own, as they carry a reply).
+    /// </summary>
+    private ClusterMessage OneWay(NodeName from, ReadOnlyMemory<byte> payload) =>
+        _oneWay is { } message ? message.Reuse(from, payload) : _oneWay = new ClusterMessage(from, Name, payload, 0, null, null);
 
     /// <summary>Queues a batch; the task completes at once unless the queue is full, and then once there is room.</summary>
     public ValueTask EnqueueAsync(MessageBatch batch, CancellationToken cancellationToken)
@@ -203,7 +211,9 @@ internal sealed class Mailbox : IDisposable
                         Volatile.Write(ref _takenMessages, _takenMessages + 1);
                         Volatile.Write(ref _takenBytes, _takenBytes + entry.Length);
                         SignalSpace();
-                        var message = new ClusterMessage(batch.From, Name, batch.Payload(entry), entry.RequestId, batch.Connection, entry.LocalReply);
+                        var message = entry.IsRequest
+                            ? new ClusterMessage(batch.From, Name, batch.Payload(entry), entry.RequestId, batch.Connection, entry.LocalReply)
+                            : OneWay(batch.From, batch.Payload(entry));
                         await HandleAsync(message).ConfigureAwait(false);
                     }
                 }
