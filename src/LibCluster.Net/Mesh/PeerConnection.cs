@@ -19,7 +19,7 @@ internal readonly record struct ReplyResult(ReplyStatus Status, byte[] Payload);
 /// many callers never interleave and each caller's frames stay in order), reads and dispatches frames on one
 /// loop, answers ticks, correlates requests with replies, and closes exactly once with a reason.
 /// </summary>
-// The write lock is a SemaphoreSlim whose wait handle is never created, so it holds nothing to dispose.
+// The closing token source is only ever cancelled (no timer, no wait handle), so it holds nothing to dispose.
 #pragma warning disable CA1001
 internal sealed partial class PeerConnection
 #pragma warning restore CA1001
@@ -30,7 +30,7 @@ internal sealed partial class PeerConnection
     private readonly MeshSettings _settings;
     private readonly ClusterMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly WriteGate _writeLock = new();
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReplyResult>> _pendingRequests = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -107,7 +107,7 @@ internal sealed partial class PeerConnection
     {
         // The common case takes the write lock at once and finds room in the buffer: no await, no allocation.
         // Otherwise (the lock is held, writers are queued, or the buffer is full) the slow path waits in order.
-        if (!_writeLock.Wait(0))
+        if (!_writeLock.TryEnter())
         {
             return SendQueuedAsync(mailbox, payload, requestId, cancellationToken);
         }
@@ -119,7 +119,7 @@ internal sealed partial class PeerConnection
         }
         catch
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             throw;
         }
 
@@ -129,7 +129,7 @@ internal sealed partial class PeerConnection
         }
 
         var closed = flush.Result.IsCompleted;
-        _writeLock.Release();
+        _writeLock.Exit();
         if (closed)
         {
             ThrowClosed();
@@ -141,7 +141,7 @@ internal sealed partial class PeerConnection
 
     private async ValueTask SendQueuedAsync(string mailbox, ReadOnlyMemory<byte> payload, ulong requestId, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
         ValueTask<FlushResult> flush;
         try
         {
@@ -149,7 +149,7 @@ internal sealed partial class PeerConnection
         }
         catch
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             throw;
         }
 
@@ -205,7 +205,7 @@ internal sealed partial class PeerConnection
         {
             if (release)
             {
-                _writeLock.Release();
+                _writeLock.Exit();
             }
         }
     }
@@ -303,7 +303,7 @@ internal sealed partial class PeerConnection
                 nameof(payload));
         }
 
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
         ValueTask<FlushResult> flush;
         try
         {
@@ -314,13 +314,13 @@ internal sealed partial class PeerConnection
         }
         catch (InvalidOperationException)
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             ThrowClosed();
             throw;
         }
         catch
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             throw;
         }
 
@@ -357,7 +357,7 @@ internal sealed partial class PeerConnection
     /// <summary>Sends a TICK now unless a write is already in progress (which carries the same news).</summary>
     public void TrySendTick()
     {
-        if (!_writeLock.Wait(0))
+        if (!_writeLock.TryEnter())
         {
             return;
         }
@@ -382,7 +382,7 @@ internal sealed partial class PeerConnection
         {
         }
 
-        _writeLock.Release();
+        _writeLock.Exit();
     }
 
     private async Task ReleaseAfter(Task flush)
@@ -396,7 +396,7 @@ internal sealed partial class PeerConnection
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -416,7 +416,7 @@ internal sealed partial class PeerConnection
 
         if (sendGoodbye)
         {
-            if (await _writeLock.WaitAsync(DrainTimeout).ConfigureAwait(false))
+            if (await _writeLock.TryEnterAsync(DrainTimeout).ConfigureAwait(false))
             {
                 try
                 {
@@ -430,7 +430,7 @@ internal sealed partial class PeerConnection
                 }
                 finally
                 {
-                    _writeLock.Release();
+                    _writeLock.Exit();
                 }
             }
         }
@@ -473,7 +473,20 @@ internal sealed partial class PeerConnection
                 {
                     while (FrameCodec.TryReadFrame(ref buffer, _settings.MaxFrameBytes, out var frame))
                     {
-                        var goodbye = await HandleFrameAsync(frame).ConfigureAwait(false);
+                        var decoded = MessageFrames.Decode(frame);
+                        if (decoded.Type is FrameType.Send or FrameType.Request)
+                        {
+                            // No async method per message: the loop itself awaits only a delivery that did not finish.
+                            var delivered = Deliver(decoded);
+                            if (!delivered.IsCompletedSuccessfully)
+                            {
+                                await HandOverAsync(delivered).ConfigureAwait(false);
+                            }
+
+                            continue;
+                        }
+
+                        var goodbye = HandleControlFrame(decoded);
                         if (goodbye is not null)
                         {
                             reason = goodbye;
@@ -542,15 +555,11 @@ internal sealed partial class PeerConnection
         }
     }
 
-    /// <summary>Handles one frame; returns the peer's goodbye reason when it said goodbye.</summary>
-    private async ValueTask<string?> HandleFrameAsync(ReadOnlySequence<byte> bytes)
+    /// <summary>Handles a TICK, GOODBYE or REPLY; returns the peer's goodbye reason when it said goodbye.</summary>
+    private string? HandleControlFrame(DataFrame frame)
     {
-        var frame = MessageFrames.Decode(bytes);
         switch (frame.Type)
         {
-            case FrameType.Tick:
-                return null;
-
             case FrameType.Goodbye:
                 // Only reasons we know become NodeDown reasons and metric tags: a peer must not invent tag values.
                 return frame.Payload.Length <= 32 ? KnownGoodbyeReason(Encoding.UTF8.GetString(frame.Payload)) : DisconnectReasons.ConnectionClosed;
@@ -564,23 +573,26 @@ internal sealed partial class PeerConnection
                 return null;
 
             default:
-                var mailbox = MailboxName(frame.Mailbox);
-
-                _metrics.MessageReceived(frame.Payload.Length);
-
-                // An idle mailbox runs its handler right here; while it (or a full mailbox) holds this loop, the silence
-                // is ours, not the peer's, so the tick check must not count it.
-                _readPausedByHandlers = true;
-                try
-                {
-                    await _delivery!.DeliverAsync(mailbox, frame.Id, frame.Payload, _closingCts.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _readPausedByHandlers = false;
-                }
-
                 return null;
+        }
+    }
+
+    /// <summary>Hands a SEND or REQUEST to its mailbox; the task completes once the payload is no longer needed.</summary>
+    private ValueTask Deliver(DataFrame frame)
+    {
+        var mailbox = MailboxName(frame.Mailbox);
+        _metrics.MessageReceived(frame.Payload.Length);
+
+        // An idle inline mailbox runs its handler right here; while it holds this loop, the silence is ours, not the
+        // peer's, so the tick check must not count it.
+        _readPausedByHandlers = true;
+        try
+        {
+            return _delivery!.DeliverAsync(mailbox, frame.Id, frame.Payload, _closingCts.Token);
+        }
+        finally
+        {
+            _readPausedByHandlers = false;
         }
     }
 

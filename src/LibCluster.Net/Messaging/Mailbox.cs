@@ -233,12 +233,34 @@ internal sealed class Mailbox : IDisposable
         }
     }
 
-    private async ValueTask HandleAsync(ClusterMessage message)
+    /// <summary>Runs the handler; a one-way message whose handler finished at once needs no async method at all.</summary>
+    private ValueTask HandleAsync(ClusterMessage message)
+    {
+        ValueTask handled;
+        try
+        {
+            handled = _handler(message, _registry.Stopping);
+        }
+        catch (Exception ex)
+        {
+            handled = ValueTask.FromException(ex);
+        }
+
+        if (handled.IsCompletedSuccessfully && !message.IsRequest)
+        {
+            handled.GetAwaiter().GetResult();
+            return ValueTask.CompletedTask;
+        }
+
+        return FinishHandleAsync(message, handled);
+    }
+
+    private async ValueTask FinishHandleAsync(ClusterMessage message, ValueTask handled)
     {
         var token = _registry.Stopping;
         try
         {
-            await _handler(message, token).ConfigureAwait(false);
+            await handled.ConfigureAwait(false);
             if (message.IsRequest && !message.HasReplied)
             {
                 await message.ReplyAsync(ReplyStatus.NoReply, "the handler returned without replying"u8.ToArray(), token).ConfigureAwait(false);
