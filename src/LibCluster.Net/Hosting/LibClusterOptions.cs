@@ -60,6 +60,12 @@ public sealed class NodeOptions
     /// <summary>Messages queued per mailbox before the connections feeding it stop reading.</summary>
     public int MailboxCapacity { get; set; } = 1024;
 
+    /// <summary>
+    /// Payload bytes queued per mailbox before the connections feeding it stop reading, however few the messages
+    /// (with large messages this bound is reached before <see cref="MailboxCapacity"/>).
+    /// </summary>
+    public long MailboxCapacityBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>Mutual TLS for the mesh (<c>LibCluster:Node:Tls</c>); off unless <see cref="TlsOptions.Enabled"/>.</summary>
     public TlsOptions Tls { get; set; } = new();
 

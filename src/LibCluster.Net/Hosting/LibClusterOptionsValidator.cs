@@ -83,6 +83,11 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
             errors.Add($"{Node}:MailboxCapacity must be at least 1.");
         }
 
+        if (node.MailboxCapacityBytes < 1)
+        {
+            errors.Add($"{Node}:MailboxCapacityBytes must be at least 1.");
+        }
+
         if (node.Tls.Enabled)
         {
             try

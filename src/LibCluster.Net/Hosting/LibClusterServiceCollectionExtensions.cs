@@ -62,7 +62,8 @@ public static class LibClusterServiceCollectionExtensions
         services.TryAddSingleton(sp => new MailboxRegistry(
             sp.GetRequiredService<MeshSettings>().Name,
             sp.GetRequiredService<ILogger<MailboxRegistry>>(),
-            sp.GetRequiredService<IOptions<LibClusterOptions>>().Value.Node.MailboxCapacity));
+            sp.GetRequiredService<IOptions<LibClusterOptions>>().Value.Node.MailboxCapacity,
+            sp.GetRequiredService<IOptions<LibClusterOptions>>().Value.Node.MailboxCapacityBytes));
         services.TryAddSingleton<ICluster>(sp => new Cluster(
             sp.GetRequiredService<ConnectionManager>(),
             sp.GetRequiredService<MailboxRegistry>(),

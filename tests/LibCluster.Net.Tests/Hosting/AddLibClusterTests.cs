@@ -90,6 +90,18 @@ public sealed class AddLibClusterTests
             .And.Contain(f => f.StartsWith("LibCluster:Node:Port", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("MailboxCapacity", "0")]
+    [InlineData("MailboxCapacityBytes", "0")]
+    [InlineData("MailboxCapacityBytes", "-5")]
+    public void Validate_MailboxBoundBelowOne_NamesTheKey(string key, string value)
+    {
+        var settings = Valid();
+        settings[$"LibCluster:Node:{key}"] = value;
+
+        Failures(settings).Should().ContainSingle(f => f == $"LibCluster:Node:{key} must be at least 1.");
+    }
+
     [Fact]
     public void Validate_UnknownStrategy_ListsTheKnownOnes()
     {
