@@ -31,7 +31,7 @@ internal sealed partial class PeerConnection
     private readonly ClusterMetrics _metrics;
     private readonly ILogger _logger;
     private readonly WriteGate _writeLock = new();
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReplyResult>> _pendingRequests = new();
+    private readonly ConcurrentDictionary<ulong, PendingRequest> _pendingRequests = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static long s_nextRequestId;
@@ -247,30 +247,59 @@ internal sealed partial class PeerConnection
         }
     }
 
-    /// <summary>Sends a request and waits for its reply. Fails fast with <see cref="NodeDownException"/> if the connection drops.</summary>
-    public async Task<ReplyResult> RequestAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a request and waits for its reply, at most <paramref name="timeout"/> (then <see cref="TimeoutException"/>).
+    /// Fails fast with <see cref="NodeDownException"/> if the connection drops.
+    /// </summary>
+    public ValueTask<ReplyResult> RequestAsync(string mailbox, ReadOnlyMemory<byte> payload, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
+        var pending = PendingRequest.Rent(time);
         var id = (ulong)Interlocked.Increment(ref s_nextRequestId);
-        // The requester resumes on the thread pool, never on this connection's read loop: code after an await must
-        // not be able to stall the connection by blocking its thread.
-        var pending = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pendingRequests[id] = pending;
+        var reply = pending.Start(this, id, timeout, cancellationToken);
+        if (IsClosed)
+        {
+            pending.TrySetException(ClosedException());
+            return reply;
+        }
+
+        ValueTask sent;
         try
         {
-            if (IsClosed)
-            {
-                ThrowClosed();
-            }
-
-            await SendAsync(mailbox, payload, cancellationToken, id).ConfigureAwait(false);
-            using var cancel = cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource<ReplyResult>)state!).TrySetCanceled(token), pending);
-            return await pending.Task.ConfigureAwait(false);
+            sent = SendAsync(mailbox, payload, cancellationToken, id);
         }
-        finally
+        catch (Exception ex)
         {
-            _pendingRequests.TryRemove(id, out _);
+            pending.TrySetException(ex);
+            return reply;
+        }
+
+        if (sent.IsCompletedSuccessfully)
+        {
+            sent.GetAwaiter().GetResult();
+        }
+        else
+        {
+            _ = FailIfNotSentAsync(sent, pending);
+        }
+
+        return reply;
+    }
+
+    private static async Task FailIfNotSentAsync(ValueTask sent, PendingRequest pending)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            pending.TrySetException(ex);
         }
     }
+
+    internal void TrackRequest(ulong id, PendingRequest pending) => _pendingRequests[id] = pending;
+
+    internal void ForgetRequest(ulong id) => _pendingRequests.TryRemove(id, out _);
 
     private const int MaxBackgroundReplies = 64;
     private int _backgroundReplies;
@@ -648,7 +677,9 @@ internal sealed partial class PeerConnection
     }
 
     // The reason is known from the moment closing starts: a writer woken by the close must not report a guess.
-    private void ThrowClosed() => throw new NodeDownException(Peer, _closing.Task.IsCompleted ? _closing.Task.Result : DisconnectReasons.ConnectionClosed);
+    private void ThrowClosed() => throw ClosedException();
+
+    private NodeDownException ClosedException() => new(Peer, _closing.Task.IsCompleted ? _closing.Task.Result : DisconnectReasons.ConnectionClosed);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Closing the connection to {NodeName} at {RemoteEndPoint}: {Problem}")]
     private static partial void LogProtocolError(ILogger logger, NodeName nodeName, System.Net.EndPoint? remoteEndPoint, string problem);

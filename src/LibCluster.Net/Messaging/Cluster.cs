@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using LibCluster.Mesh;
 using LibCluster.Mesh.Framing;
@@ -91,27 +92,20 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
 
     private sealed record Route(NodeName Node, PeerConnection Connection);
 
+    // Pooled state machine: a round trip allocates little besides its reply.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ClusterReply> RequestAsync(NodeName node, string mailbox, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         MailboxRegistry.ValidateName(mailbox);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
-        using var timer = new CancellationTokenSource(timeout, time);
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token) : null;
         ReplyResult result;
         try
         {
-            if (node == Self)
-            {
-                var local = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await mailboxes.DeliverLocalAsync(mailbox, payload, local, (linked ?? timer).Token).ConfigureAwait(false);
-                result = await local.Task.WaitAsync((linked ?? timer).Token).ConfigureAwait(false);
-            }
-            else
-            {
-                result = await Connection(node).RequestAsync(mailbox, payload, (linked ?? timer).Token).ConfigureAwait(false);
-            }
+            result = node == Self
+                ? await RequestSelfAsync(mailbox, payload, timeout, cancellationToken).ConfigureAwait(false)
+                : await Connection(node).RequestAsync(mailbox, payload, timeout, time, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (TimeoutException)
         {
             throw new ClusterRequestTimeoutException(node, mailbox, timeout);
         }
@@ -122,6 +116,24 @@ internal sealed class Cluster(ConnectionManager connections, MailboxRegistry mai
             ReplyStatus.NoMailbox => throw new MailboxNotFoundException(node, mailbox),
             _ => throw new RemoteHandlerException(node, mailbox, Encoding.UTF8.GetString(result.Payload)),
         };
+    }
+
+    /// <summary>A request to a mailbox on this node: <see cref="TimeoutException"/> when it takes longer than <paramref name="timeout"/>.</summary>
+    private async Task<ReplyResult> RequestSelfAsync(string mailbox, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token) : null;
+        var token = (linked ?? timer).Token;
+        try
+        {
+            var local = new TaskCompletionSource<ReplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await mailboxes.DeliverLocalAsync(mailbox, payload, local, token).ConfigureAwait(false);
+            return await local.Task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException();
+        }
     }
 
     public async ValueTask BroadcastAsync(string mailbox, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)

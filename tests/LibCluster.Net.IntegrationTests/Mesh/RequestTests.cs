@@ -141,6 +141,47 @@ public sealed class RequestTests
         clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3));
     }
 
+    /// <summary>
+    /// Request objects and their timers are pooled and reused: replies, timeouts and cancellations interleaved over
+    /// one connection must each reach their own caller, and a timer left over from an earlier use must never time
+    /// out a later request.
+    /// </summary>
+    [Fact]
+    public async Task RequestAsync_RepliesTimeoutsAndCancellationsInterleaved_EachCallerGetsItsOwnOutcome()
+    {
+        var (group, a, b) = await ConnectedPairAsync();
+        await using var _ = group;
+        using var echo = Echo(b);
+        using var silent = b.Cluster.Register("never", async (_, ct) => await Task.Delay(System.Threading.Timeout.Infinite, ct));
+        var shortTimeout = TimeSpan.FromMilliseconds(30);
+
+        for (var round = 0; round < 40; round++)
+        {
+            // A request that times out, one that is cancelled by its caller, and echoes around and after them, each
+            // with a payload of its own.
+            var timedOut = a.Cluster.RequestAsync(b.Name, "never", "t"u8.ToArray(), shortTimeout).AsTask();
+            using var cancel = new CancellationTokenSource();
+            var cancelled = a.Cluster.RequestAsync(b.Name, "never", "c"u8.ToArray(), Timeout, cancel.Token).AsTask();
+            var echoes = Enumerable.Range(0, 5)
+                .Select(i => a.Cluster.RequestAsync(b.Name, "echo", Encoding.UTF8.GetBytes($"{round}/{i}"), Timeout).AsTask())
+                .ToList();
+            await cancel.CancelAsync();
+
+            await FluentActions.Awaiting(() => timedOut.WaitAsync(Timeout)).Should().ThrowAsync<ClusterRequestTimeoutException>();
+            await FluentActions.Awaiting(() => cancelled.WaitAsync(Timeout)).Should().ThrowAsync<OperationCanceledException>();
+            for (var i = 0; i < echoes.Count; i++)
+            {
+                var reply = await echoes[i].WaitAsync(Timeout);
+                Encoding.UTF8.GetString(reply.Payload.Span).Should().Be($"{round}/{i} from {a.Name}");
+            }
+
+            // Longer than the short timeout: a timer from the timed-out request, if it were still armed on a reused
+            // object, would fire during this one.
+            var slowEcho = await a.Cluster.RequestAsync(b.Name, "echo", "after"u8.ToArray(), Timeout).AsTask().WaitAsync(Timeout);
+            Encoding.UTF8.GetString(slowEcho.Payload.Span).Should().Be($"after from {a.Name}");
+        }
+    }
+
     [Fact]
     public async Task RequestAsync_ToSelf_IsHandledLocally()
     {
