@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Diagnostics.Metrics;
 using LibCluster.Eureka;
 using LibCluster.Eureka.CloudFoundry;
@@ -44,6 +45,7 @@ public static class EurekaLibClusterBuilderExtensions
         services.AddEurekaHttpClient();
         return builder.AddStrategy<EurekaStrategyOptions>(
             EurekaDefaults.StrategyName,
+            static (config, options) => config.Bind(options),
             (sp, options) => new EurekaStrategy(options, sp.GetRequiredService<IHttpClientFactory>(), environment, sp.GetRequiredService<EurekaMetrics>()),
             (options, configPath) => EurekaSettings.Validate(options, configPath, environment));
     }

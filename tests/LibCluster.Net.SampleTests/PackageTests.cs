@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using LibCluster.SampleTests.Support;
@@ -20,7 +21,6 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
     [Fact]
     public void Pack_BothLibraries_CarryIdVersionDescriptionLicenceReadmeTagsXmlDocsAndSymbols()
     {
-        var readme = File.ReadAllText(Repository.File("README.md"));
         foreach (var id in PackedLibraries.Ids)
         {
             using var package = ZipFile.OpenRead(packages.Package(id));
@@ -43,9 +43,21 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
             license.Attribute("type")?.Value.Should().Be("expression");
             license.Value.Should().Be("MIT");
 
+            // The package's own readme (src/{id}/PACKAGE.md, packed as README.md), not the repository's: a package page
+            // cannot follow the README's relative links to docs/*.md, so the package readme names them as plain paths.
             using (var reader = new StreamReader(package.GetEntry("README.md")!.Open()))
             {
-                reader.ReadToEnd().Should().Be(readme, "the package carries the repository's README");
+                var packed = reader.ReadToEnd();
+                packed.Should().Be(File.ReadAllText(Repository.File("src", id, "PACKAGE.md")), "the package carries its own readme");
+                packed.Should().StartWith($"# {id}\n").And.Contain($"dotnet add package {id}\n").And.Contain("AddLibCluster(").And.Contain("docs/configuration.md");
+                MarkdownLinks.Relative(packed).Should().BeEmpty("a package page cannot follow relative links");
+                var settings = JsonBlock().Matches(packed).Select(m => m.Groups["json"].Value).ToArray();
+                settings.Should().NotBeEmpty("the readme shows the appsettings.json section");
+                foreach (var json in settings)
+                {
+                    using var document = JsonDocument.Parse(json);
+                    document.RootElement.GetProperty("LibCluster").GetProperty("Topologies").EnumerateObject().Should().NotBeEmpty();
+                }
             }
 
             using (var reader = new StreamReader(package.GetEntry($"lib/net10.0/{id}.xml")!.Open()))
@@ -151,4 +163,53 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
 
     [GeneratedRegex("""<PackageVersion Include="Microsoft\.Extensions\.Hosting" Version="(?<version>[^"]+)" />""")]
     private static partial Regex HostingVersionPattern();
+
+    [GeneratedRegex("^```json\n(?<json>.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)]
+    private static partial Regex JsonBlock();
+}
+
+/// <summary>The links of a markdown text that only work inside the repository.</summary>
+internal static partial class MarkdownLinks
+{
+    /// <summary>
+    /// The targets of inline links and images (<c>[text](target)</c>) and of reference definitions
+    /// (<c>[label]: target</c>) that are neither absolute (<c>https:</c>, <c>mailto:</c>, any scheme) nor an anchor
+    /// in the same page (<c>#section</c>).
+    /// </summary>
+    public static IReadOnlyList<string> Relative(string markdown) =>
+        InlineLink().Matches(markdown).Concat(ReferenceDefinition().Matches(markdown))
+            .Select(m => m.Groups["target"].Value)
+            .Where(target => !target.StartsWith('#') && !AbsoluteTarget().IsMatch(target))
+            .ToArray();
+
+    [GeneratedRegex(@"\]\(\s*<?(?<target>[^)\s>]*)")]
+    private static partial Regex InlineLink();
+
+    [GeneratedRegex(@"^ {0,3}\[[^\]]+\]:\s*<?(?<target>[^\s>]+)", RegexOptions.Multiline)]
+    private static partial Regex ReferenceDefinition();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9+.-]*:")]
+    private static partial Regex AbsoluteTarget();
+}
+
+public sealed class MarkdownLinksTests
+{
+    [Theory]
+    [InlineData("[Configuration](docs/configuration.md)", "docs/configuration.md")]
+    [InlineData("see [the guide](../docs/getting-started.md#install).", "../docs/getting-started.md#install")]
+    [InlineData("![logo](images/logo.png)", "images/logo.png")]
+    [InlineData("[sample]( samples/MyClusteredApp )", "samples/MyClusteredApp")]
+    [InlineData("[docs]: docs/strategies.md", "docs/strategies.md")]
+    public void Relative_RelativeTarget_IsFound(string markdown, string target) =>
+        MarkdownLinks.Relative(markdown).Should().Equal(target);
+
+    [Theory]
+    [InlineData("[libcluster](https://hexdocs.pm/libcluster)")]
+    [InlineData("[mail](mailto:someone@example.com)")]
+    [InlineData("[Install](#install)")]
+    [InlineData("[home]: https://example.com/")]
+    [InlineData("see docs/configuration.md in the repository")]
+    [InlineData("[Install](#install), then [the docs](https://example.com/docs/configuration.md)")]
+    public void Relative_AbsoluteAnchorOrPlainPath_IsNotFound(string markdown) =>
+        MarkdownLinks.Relative(markdown).Should().BeEmpty();
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using LibCluster.Topology;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LibCluster.Hosting;
@@ -14,30 +15,69 @@ public interface ILibClusterBuilder
     /// Registers a strategy under <paramref name="name"/> (case-insensitive). For each topology that names it, a
     /// <typeparamref name="TOptions"/> is bound from the topology's <c>Config</c> section, checked with its data
     /// annotations, and a <typeparamref name="TStrategy"/> is made from the services plus those options.
+    /// Uses reflection; for trimmed or ahead-of-time compiled applications use the overload that takes a bind delegate.
     /// </summary>
+    [RequiresUnreferencedCode(LibClusterBuilder.ReflectionBindingMessage)]
+    [RequiresDynamicCode(LibClusterBuilder.ReflectionBindingMessage)]
     ILibClusterBuilder AddStrategy<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TStrategy, TOptions>(string name)
         where TStrategy : class, ITopologyStrategy
         where TOptions : class, new();
 
-    /// <summary>Registers a strategy made by <paramref name="factory"/>; <paramref name="validate"/> returns errors naming config keys under the path it is given.</summary>
+    /// <summary>
+    /// Registers a strategy made by <paramref name="factory"/>; its options are bound by reflection and checked with
+    /// their data annotations, then by <paramref name="validate"/>, which returns errors naming config keys under the
+    /// path it is given. For trimmed or ahead-of-time compiled applications use the overload that takes a bind delegate.
+    /// </summary>
+    [RequiresUnreferencedCode(LibClusterBuilder.ReflectionBindingMessage)]
+    [RequiresDynamicCode(LibClusterBuilder.ReflectionBindingMessage)]
     ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+        where TOptions : class, new();
+
+    /// <summary>
+    /// Registers a strategy whose options <paramref name="bind"/> reads from the topology's <c>Config</c> section,
+    /// for example <c>static (config, options) =&gt; config.Bind(options)</c>, which the configuration binding
+    /// source generator (<c>EnableConfigurationBindingGenerator</c>) turns into plain code: safe to trim and to
+    /// compile ahead of time. Data annotations are not checked; <paramref name="validate"/> returns errors naming
+    /// config keys under the path it is given.
+    /// </summary>
+    ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
         where TOptions : class, new();
 }
 
 internal sealed class LibClusterBuilder(IServiceCollection services) : ILibClusterBuilder
 {
+    internal const string ReflectionBindingMessage =
+        "Binds the strategy's options and checks their data annotations by reflection. Use AddStrategy with a bind delegate in trimmed or ahead-of-time compiled applications.";
+
     public IServiceCollection Services { get; } = services;
 
+    [RequiresUnreferencedCode(ReflectionBindingMessage)]
+    [RequiresDynamicCode(ReflectionBindingMessage)]
     public ILibClusterBuilder AddStrategy<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TStrategy, TOptions>(string name)
         where TStrategy : class, ITopologyStrategy
         where TOptions : class, new() =>
         AddStrategy<TOptions>(name, static (services, options) => ActivatorUtilities.CreateInstance<TStrategy>(services, options));
 
+    [RequiresUnreferencedCode(ReflectionBindingMessage)]
+    [RequiresDynamicCode(ReflectionBindingMessage)]
     public ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
         where TOptions : class, new()
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(factory);
+        return Add(name, new ReflectionStrategyRegistration<TOptions>(name, factory, validate));
+    }
+
+    public ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+        where TOptions : class, new()
+    {
+        ArgumentNullException.ThrowIfNull(bind);
+        ArgumentNullException.ThrowIfNull(factory);
+        return Add(name, new StrategyRegistration<TOptions>(name, bind, factory, validate));
+    }
+
+    private LibClusterBuilder Add(string name, StrategyRegistration registration)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         foreach (var existing in Services)
         {
             if (existing.ServiceType == typeof(StrategyRegistration) && existing.ImplementationInstance is StrategyRegistration known
@@ -47,7 +87,7 @@ internal sealed class LibClusterBuilder(IServiceCollection services) : ILibClust
             }
         }
 
-        Services.AddSingleton<StrategyRegistration>(new StrategyRegistration<TOptions>(name, factory, validate));
+        Services.AddSingleton(registration);
         return this;
     }
 }

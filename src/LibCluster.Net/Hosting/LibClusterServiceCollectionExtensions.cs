@@ -71,19 +71,23 @@ public static class LibClusterServiceCollectionExtensions
         services.AddHostedService<LibClusterHostedService>();
         builder.AddStrategy<StaticStrategyOptions>(
             "Static",
+            static (config, options) => config.Bind(options),
             static (_, options) => new StaticStrategy(options),
             static (options, path) => StaticStrategy.Validate(options, path));
         builder.AddStrategy<LibCluster.Strategies.Gossip.GossipStrategyOptions>(
             "Gossip",
+            static (config, options) => config.Bind(options),
             static (sp, options) => new LibCluster.Strategies.Gossip.GossipStrategy(options, sp.GetRequiredService<ConnectionManager>().Creation),
             static (options, path) => LibCluster.Strategies.Gossip.GossipStrategy.Validate(options, path));
         services.TryAddSingleton<LibCluster.Strategies.Dns.IDnsResolver>(static _ => new LibCluster.Strategies.Dns.DnsClientResolver());
         builder.AddStrategy<LibCluster.Strategies.Dns.DnsStrategyOptions>(
             "Dns",
+            static (config, options) => config.Bind(options),
             static (sp, options) => new LibCluster.Strategies.Dns.DnsStrategy(options, sp.GetRequiredService<LibCluster.Strategies.Dns.IDnsResolver>()),
             static (options, path) => LibCluster.Strategies.Dns.DnsStrategy.Validate(options, path));
         builder.AddStrategy<LibCluster.Strategies.Dns.DnsSrvStrategyOptions>(
             "DnsSrv",
+            static (config, options) => config.Bind(options),
             static (sp, options) => new LibCluster.Strategies.Dns.DnsSrvStrategy(options, sp.GetRequiredService<LibCluster.Strategies.Dns.IDnsResolver>()),
             static (options, path) => LibCluster.Strategies.Dns.DnsSrvStrategy.Validate(options, path));
         return builder;

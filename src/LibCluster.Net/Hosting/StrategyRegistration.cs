@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
 using LibCluster.Topology;
 using Microsoft.Extensions.Configuration;
 
@@ -15,8 +16,10 @@ internal abstract class StrategyRegistration(string name)
     public abstract ITopologyStrategy Create(IServiceProvider services, TopologyOptions topology);
 }
 
-internal sealed class StrategyRegistration<TOptions>(
+/// <summary>A strategy whose options are read by a bind delegate: no reflection, safe to trim and to compile ahead of time.</summary>
+internal class StrategyRegistration<TOptions>(
     string name,
+    Action<IConfiguration, TOptions> bind,
     Func<IServiceProvider, TOptions, ITopologyStrategy> factory,
     Func<TOptions, string, IEnumerable<string>>? validate) : StrategyRegistration(name)
     where TOptions : class, new()
@@ -34,16 +37,7 @@ internal sealed class StrategyRegistration<TOptions>(
         }
 
         var errors = new List<string>();
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
-        {
-            foreach (var result in results)
-            {
-                var member = result.MemberNames.FirstOrDefault();
-                errors.Add(member is null ? $"{configPath}: {result.ErrorMessage}" : $"{configPath}:{member}: {result.ErrorMessage}");
-            }
-        }
-
+        CheckAnnotations(options, configPath, errors);
         if (validate is not null)
         {
             errors.AddRange(validate(options, configPath));
@@ -54,15 +48,65 @@ internal sealed class StrategyRegistration<TOptions>(
 
     public override ITopologyStrategy Create(IServiceProvider services, TopologyOptions topology) => factory(services, CreateOptions(topology));
 
-    private static TOptions CreateOptions(TopologyOptions topology)
+    /// <summary>Adds the errors of the options' data annotations; only the reflection-based registration has any.</summary>
+    protected virtual void CheckAnnotations(TOptions options, string configPath, List<string> errors)
+    {
+    }
+
+    private TOptions CreateOptions(TopologyOptions topology)
     {
         var options = new TOptions();
-        topology.Config?.Bind(options, o => o.ErrorOnUnknownConfiguration = false);
+        if (topology.Config is { } config)
+        {
+            bind(config, options);
+        }
+
         foreach (var configure in topology.ConfigureActions)
         {
             configure(options);
         }
 
         return options;
+    }
+}
+
+/// <summary>
+/// A strategy whose options are bound and checked by reflection (the configuration binder and data annotations):
+/// the convenient way, for applications that are not trimmed.
+/// </summary>
+internal sealed class ReflectionStrategyRegistration<TOptions> : StrategyRegistration<TOptions>
+    where TOptions : class, new()
+{
+    [RequiresUnreferencedCode(LibClusterBuilder.ReflectionBindingMessage)]
+    [RequiresDynamicCode(LibClusterBuilder.ReflectionBindingMessage)]
+    public ReflectionStrategyRegistration(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate)
+        : base(name, BindByReflection, factory, validate)
+    {
+    }
+
+    // The reflection binder, as a delegate: the binding source generator replaces calls it can generate, and a generic
+    // TOptions is one it cannot, so this path is taken on purpose. Only the constructor above makes one of these
+    // registrations, and it carries the warning to whoever calls it.
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Constructed only through a RequiresUnreferencedCode constructor.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Constructed only through a RequiresDynamicCode constructor.")]
+    private static readonly Action<IConfiguration, object?, Action<BinderOptions>?> s_reflectionBinder = ConfigurationBinder.Bind;
+
+    private static void BindByReflection(IConfiguration config, TOptions options) =>
+        s_reflectionBinder(config, options, static o => o.ErrorOnUnknownConfiguration = false);
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Constructed only through a RequiresUnreferencedCode constructor.")]
+    protected override void CheckAnnotations(TOptions options, string configPath, List<string> errors)
+    {
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+        {
+            return;
+        }
+
+        foreach (var result in results)
+        {
+            var member = result.MemberNames.FirstOrDefault();
+            errors.Add(member is null ? $"{configPath}: {result.ErrorMessage}" : $"{configPath}:{member}: {result.ErrorMessage}");
+        }
     }
 }

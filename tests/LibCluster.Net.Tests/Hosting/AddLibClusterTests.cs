@@ -184,6 +184,38 @@ public sealed class AddLibClusterTests
     }
 
     [Fact]
+    public void AddStrategy_WithBindDelegate_BindsThroughItAndChecksOnlyTheValidator()
+    {
+        // The trim-safe overload: options come from the delegate (here the source-generated binder), data
+        // annotations are not looked at (Service is [Required] and missing), the validator is.
+        var settings = Valid();
+        settings["LibCluster:Topologies:mine:Strategy"] = "Timed";
+        settings["LibCluster:Topologies:mine:Config:Interval"] = "00:00:07";
+        var bound = 0;
+        void AddTimed(ILibClusterBuilder b) => b.AddStrategy<TimedOptions>(
+            "Timed",
+            (config, options) =>
+            {
+                bound++;
+                config.Bind(options);
+            },
+            static (_, options) => new TimedStrategy(options),
+            static (options, path) => options.Interval > TimeSpan.FromSeconds(8) ? [$"{path}:Interval is over 8 s."] : []);
+        using var provider = Build(settings, AddTimed);
+        var options = provider.GetRequiredService<IOptions<LibClusterOptions>>().Value;
+        var registration = provider.GetServices<StrategyRegistration>().Single(r => r.Name == "Timed");
+
+        var strategy = (TimedStrategy)registration.Create(provider, options.Topologies["mine"]);
+
+        strategy.Options.Interval.Should().Be(TimeSpan.FromSeconds(7));
+        strategy.Options.Service.Should().BeNull("the [Required] on it is not checked on this path");
+        bound.Should().BeGreaterThanOrEqualTo(2, "once to validate, once to create");
+
+        settings["LibCluster:Topologies:mine:Config:Interval"] = "00:00:09";
+        Failures(settings, AddTimed).Should().Equal("LibCluster:Topologies:mine:Config:Interval is over 8 s.");
+    }
+
+    [Fact]
     public void AddStrategy_SameNameTwice_Throws()
     {
         var services = new ServiceCollection();
