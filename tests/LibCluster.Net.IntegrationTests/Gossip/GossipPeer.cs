@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using LibCluster.Diagnostics;
@@ -12,7 +11,8 @@ namespace LibCluster.IntegrationTests.Gossip;
 
 /// <summary>
 /// A gossip strategy running in the test process with real UDP sockets created inside a test network namespace.
-/// Records every set it yields and counts its dropped packets by reason (from the metric, for its topology only).
+/// Records every set it yields and counts its dropped packets by reason (from the metric, for its topology only, by the
+/// <see cref="GossipDropCounter"/> the unit tests' GossipHarness uses too).
 /// </summary>
 internal sealed class GossipPeer : IAsyncDisposable
 {
@@ -20,9 +20,8 @@ internal sealed class GossipPeer : IAsyncDisposable
 
     private readonly CancellationTokenSource _stop = new();
     private readonly List<IReadOnlySet<NodeAddress>> _sets = [];
-    private readonly Dictionary<string, long> _drops = [];
-    private readonly MeterListener _listener = new();
     private readonly string _topology = $"gossip-{Guid.NewGuid():N}";
+    private readonly GossipDropCounter _drops;
     private readonly Task _watching;
 
     private GossipPeer(NetworkNamespace space, NodeName name, int port, GossipStrategyOptions options, LogCollector logs)
@@ -30,38 +29,8 @@ internal sealed class GossipPeer : IAsyncDisposable
         Name = name;
         Port = port;
         Logs = logs;
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Name == "libcluster.gossip.packets.dropped")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? topology = null, reason = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "topology")
-                {
-                    topology = tag.Value as string;
-                }
-                else if (tag.Key == "reason")
-                {
-                    reason = tag.Value as string;
-                }
-            }
-
-            if (topology == _topology && reason is not null)
-            {
-                lock (_drops)
-                {
-                    _drops[reason] = _drops.GetValueOrDefault(reason) + value;
-                }
-            }
-        });
+        _drops = new GossipDropCounter(_topology);
         var metrics = new ClusterMetrics(null);
-        _listener.Start();
 
         var strategy = new GossipStrategy(options, NodeCreation.NewCreation(), o => space.Run<IGossipTransport>(() => UdpGossipTransport.Open(o)));
         var context = new TopologyContext
@@ -118,13 +87,7 @@ internal sealed class GossipPeer : IAsyncDisposable
     public static GossipPeer Start(NetworkNamespace space, string name, int port, GossipStrategyOptions options) =>
         new(space, NodeName.Parse(name), port, options, new LogCollector());
 
-    public long Dropped(string reason)
-    {
-        lock (_drops)
-        {
-            return _drops.GetValueOrDefault(reason);
-        }
-    }
+    public long Dropped(string reason) => _drops.Dropped(reason);
 
     /// <summary>Waits until the current set satisfies <paramref name="condition"/>; fails with the history and the log.</summary>
     public async Task WaitForSetAsync(Func<IReadOnlySet<NodeAddress>, bool> condition, TimeSpan timeout, string because)
@@ -155,7 +118,7 @@ internal sealed class GossipPeer : IAsyncDisposable
         }
 
         _stop.Dispose();
-        _listener.Dispose();
+        _drops.Dispose();
         Logs.Factory.Dispose();
     }
 }

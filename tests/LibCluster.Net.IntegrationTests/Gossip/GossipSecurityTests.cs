@@ -73,10 +73,9 @@ public sealed class GossipSecurityTests
         altered[^3] ^= 0x40;
         var oversized = new byte[2000];
         captured.CopyTo(oversized, 0);
-        var stale = Heartbeats(key, "ghost@127.0.0.1", DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10));
-        var future = Heartbeats(key, "ghost@127.0.0.1", DateTimeOffset.UtcNow + TimeSpan.FromMinutes(10));
-        var plain = new byte[GossipPacket.MaxLength];
-        var plainLength = GossipPacket.WritePlain(plain, new GossipHeartbeat(NodeName.Parse("ghost@127.0.0.1"), 1, 9009));
+        var stale = Heartbeats.Sealed(key, "ghost@127.0.0.1", DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10), creation: 1, port: 9009);
+        var future = Heartbeats.Sealed(key, "ghost@127.0.0.1", DateTimeOffset.UtcNow + TimeSpan.FromMinutes(10), creation: 1, port: 9009);
+        var plain = Heartbeats.Plain("ghost@127.0.0.1", creation: 1, port: 9009);
         byte[][] hostile =
         [
             [], // malformed
@@ -91,7 +90,7 @@ public sealed class GossipSecurityTests
             captured,
             stale, // stale (ten minutes old)
             future, // stale (ten minutes ahead)
-            plain[..plainLength], // wrong_cluster: plain, and this cluster seals its heartbeats
+            plain, // wrong_cluster: plain, and this cluster seals its heartbeats
         ];
         foreach (var packet in hostile)
         {
@@ -108,12 +107,5 @@ public sealed class GossipSecurityTests
         // The receive loop is alive: a newcomer is still heard.
         await using var c = GossipPeer.Start(space, "c@127.0.0.1", 9003, Options());
         await a.WaitForSetAsync(s => Holds(s, c), Timeout, "a hears c after the hostile packets");
-    }
-
-    private static byte[] Heartbeats(GossipKey key, string name, DateTimeOffset stamp)
-    {
-        var buffer = new byte[GossipPacket.MaxLength];
-        var length = GossipPacket.WriteSealed(buffer, new GossipHeartbeat(NodeName.Parse(name), 1, 9009), key, stamp.ToUnixTimeMilliseconds(), RandomNumberGenerator.GetBytes(GossipKey.NonceLength));
-        return buffer[..length];
     }
 }

@@ -5,9 +5,10 @@ using LibCluster.Topology;
 namespace LibCluster.Strategies.Dns;
 
 /// <summary>
-/// What the <c>Dns</c> and <c>DnsSrv</c> strategies share: the polling (from <see cref="PollingTopologyStrategy"/>:
-/// a failed lookup keeps the last set, is logged once per outage and counted), the rule for names that do not exist,
-/// and which answers are this node.
+/// What the <c>Dns</c> and <c>DnsSrv</c> strategies share: the options and their checks (each strategy gives only its
+/// <see cref="DnsLookupKind"/>), the polling (from <see cref="PollingTopologyStrategy"/>: a failed lookup keeps the
+/// last set, is logged once per outage and counted), the rule for names that do not exist, and which answers are this
+/// node.
 /// </summary>
 /// <remarks>
 /// NXDOMAIN is an answer, not a failure, only until the name has resolved once: before that it means the records do
@@ -20,23 +21,23 @@ internal abstract partial class DnsPollingStrategy : PollingTopologyStrategy
 {
     private static readonly IReadOnlySet<NodeAddress> None = new HashSet<NodeAddress>();
 
+    private readonly DnsLookupKind _kind;
     private bool _resolvedOnce;
     private bool _reportedMissing;
 
-    protected DnsPollingStrategy(DnsSettings settings, IDnsResolver resolver)
+    /// <summary>Checks <paramref name="options"/> and makes the settings.</summary>
+    /// <exception cref="ArgumentException">The options are not valid; the message lists every problem.</exception>
+    protected DnsPollingStrategy(IDnsPollingOptions options, DnsLookupKind kind, IDnsResolver resolver)
     {
-        ArgumentNullException.ThrowIfNull(settings);
+        Settings = DnsSettings.Create(options, kind);
         ArgumentNullException.ThrowIfNull(resolver);
-        Settings = settings;
+        _kind = kind;
         Resolver = resolver;
     }
 
     protected DnsSettings Settings { get; }
 
     protected IDnsResolver Resolver { get; }
-
-    /// <summary>The record types asked for, for messages.</summary>
-    protected abstract string RecordTypes { get; }
 
     protected override TimeSpan PollingInterval => Settings.PollingInterval;
 
@@ -49,7 +50,7 @@ internal abstract partial class DnsPollingStrategy : PollingTopologyStrategy
             if (_resolvedOnce)
             {
                 throw new ClusterException(
-                    $"DNS lookup of {Settings.ToQuery().Describe(RecordTypes)} answered NXDOMAIN although the name resolved before; treated as a failed lookup.");
+                    $"DNS lookup of {Settings.ToQuery().Describe(_kind.RecordTypes)} answered NXDOMAIN although the name resolved before; treated as a failed lookup.");
             }
 
             if (!_reportedMissing)

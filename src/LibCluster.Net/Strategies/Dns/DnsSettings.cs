@@ -25,15 +25,23 @@ internal sealed record DnsSettings
     public DnsQuery ToQuery() => new(Query, NameServer, QueryTimeout);
 
     /// <summary>
-    /// Checks the four settings; each error names its key under <paramref name="configPath"/>.
-    /// <paramref name="records"/> says what the query asks for, for the messages (<c>A and AAAA</c>, <c>SRV</c>).
+    /// Checks the four options; each error names its key under <paramref name="configPath"/> and says what
+    /// <paramref name="kind"/> asks for.
     /// </summary>
-    public static List<string> Validate(string? query, string? nodeBasename, TimeSpan pollingInterval, string? nameServer, string configPath, string records, string example)
+    /// <returns>The errors; empty when the options are valid.</returns>
+    public static List<string> Validate(IDnsPollingOptions options, string configPath, DnsLookupKind kind)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(configPath);
+        ArgumentNullException.ThrowIfNull(kind);
+        var query = options.Query;
+        var nodeBasename = options.NodeBasename;
+        var pollingInterval = options.PollingInterval;
+        var nameServer = options.NameServer;
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(query))
         {
-            errors.Add($"{configPath}:Query is required: the fully qualified DNS name whose {records} records list the nodes, for example {example}.");
+            errors.Add($"{configPath}:Query is required: the fully qualified DNS name whose {kind.Records} records list the nodes, for example {kind.Example}.");
         }
         else if (!IsDnsName(query.Trim(), out var reason))
         {
@@ -62,20 +70,25 @@ internal sealed record DnsSettings
         return errors;
     }
 
-    /// <summary>Makes the settings, throwing <see cref="ArgumentException"/> with every problem when they are not valid.</summary>
-    public static DnsSettings Create(string? query, string? nodeBasename, TimeSpan pollingInterval, string? nameServer, string strategy, string records, string example)
+    /// <summary>
+    /// Makes the settings, throwing <see cref="ArgumentException"/> with every problem when the options are not valid
+    /// (keys named under <c>{Strategy} options</c>, as there is no configuration path here).
+    /// </summary>
+    public static DnsSettings Create(IDnsPollingOptions options, DnsLookupKind kind)
     {
-        var errors = Validate(query, nodeBasename, pollingInterval, nameServer, $"{strategy} options", records, example);
-        if (errors.Count > 0 || !TryParseNameServer(nameServer, out var endpoint))
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(kind);
+        var errors = Validate(options, $"{kind.Strategy} options", kind);
+        if (errors.Count > 0 || !TryParseNameServer(options.NameServer, out var endpoint))
         {
             throw new ArgumentException(string.Join(" ", errors));
         }
 
         return new DnsSettings
         {
-            Query = query!.Trim().TrimEnd('.'),
-            NodeBasename = string.IsNullOrWhiteSpace(nodeBasename) ? null : nodeBasename.Trim(),
-            PollingInterval = pollingInterval,
+            Query = options.Query!.Trim().TrimEnd('.'),
+            NodeBasename = string.IsNullOrWhiteSpace(options.NodeBasename) ? null : options.NodeBasename.Trim(),
+            PollingInterval = options.PollingInterval,
             NameServer = endpoint,
         };
     }

@@ -18,29 +18,23 @@ namespace LibCluster.Strategies.Dns;
 /// </remarks>
 internal sealed class DnsSrvStrategy : DnsPollingStrategy
 {
-    private const string Example = "_dist._tcp.myapp-headless.default.svc.cluster.local";
+    private static readonly DnsLookupKind Lookup = new("DnsSrv", "SRV", "SRV", "_dist._tcp.myapp-headless.default.svc.cluster.local");
 
     // The problems logged after the previous poll, so that each is logged once, not every poll.
     private HashSet<string> _reported = [];
 
     public DnsSrvStrategy(DnsSrvStrategyOptions options, IDnsResolver resolver)
-        : base(CreateSettings(options), resolver)
+        : base(options, Lookup, resolver)
     {
     }
-
-    protected override string RecordTypes => "SRV";
 
     /// <summary>
     /// Checks the options; each error names its key under <paramref name="configPath"/>
     /// (for example <c>LibCluster:Topologies:srv:Config:Query</c>).
     /// </summary>
     /// <returns>The errors; empty when the options are valid.</returns>
-    internal static IReadOnlyList<string> Validate(DnsSrvStrategyOptions options, string configPath)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(configPath);
-        return DnsSettings.Validate(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, configPath, "SRV", Example);
-    }
+    internal static IReadOnlyList<string> Validate(DnsSrvStrategyOptions options, string configPath) =>
+        DnsSettings.Validate(options, configPath, Lookup);
 
     protected override async ValueTask<IReadOnlySet<NodeAddress>?> LookupAsync(TopologyContext context, CancellationToken cancellationToken)
     {
@@ -111,12 +105,6 @@ internal sealed class DnsSrvStrategy : DnsPollingStrategy
             .OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1)
             .ThenBy(a => a.GetAddressBytes(), ByteOrder.Instance)
             .FirstOrDefault();
-
-    private static DnsSettings CreateSettings(DnsSrvStrategyOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return DnsSettings.Create(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, "DnsSrv", "SRV", Example);
-    }
 
     private sealed class ByteOrder : IComparer<byte[]>
     {

@@ -5,7 +5,7 @@ namespace LibCluster.Strategies.Dns;
 /// <see cref="Query"/> and wants one node <c>{NodeBasename}@{target}</c> per record, dialled at the record's port
 /// (so the nodes need not share a port).
 /// </summary>
-public sealed class DnsSrvStrategyOptions
+public sealed class DnsSrvStrategyOptions : IDnsPollingOptions
 {
     /// <summary>
     /// The fully qualified DNS name whose SRV records list the nodes, for example

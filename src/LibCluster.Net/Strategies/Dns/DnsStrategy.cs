@@ -10,28 +10,22 @@ namespace LibCluster.Strategies.Dns;
 /// </summary>
 internal sealed class DnsStrategy : DnsPollingStrategy
 {
-    private const string Example = "myapp-headless.default.svc.cluster.local";
+    private static readonly DnsLookupKind Lookup = new("Dns", "A and AAAA", "A/AAAA", "myapp-headless.default.svc.cluster.local");
 
     private bool _checkedSelf;
 
     public DnsStrategy(DnsStrategyOptions options, IDnsResolver resolver)
-        : base(CreateSettings(options), resolver)
+        : base(options, Lookup, resolver)
     {
     }
-
-    protected override string RecordTypes => "A/AAAA";
 
     /// <summary>
     /// Checks the options; each error names its key under <paramref name="configPath"/>
     /// (for example <c>LibCluster:Topologies:k8s:Config:Query</c>).
     /// </summary>
     /// <returns>The errors; empty when the options are valid.</returns>
-    internal static IReadOnlyList<string> Validate(DnsStrategyOptions options, string configPath)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(configPath);
-        return DnsSettings.Validate(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, configPath, "A and AAAA", Example);
-    }
+    internal static IReadOnlyList<string> Validate(DnsStrategyOptions options, string configPath) =>
+        DnsSettings.Validate(options, configPath, Lookup);
 
     protected override async ValueTask<IReadOnlySet<NodeAddress>?> LookupAsync(TopologyContext context, CancellationToken cancellationToken)
     {
@@ -64,11 +58,5 @@ internal sealed class DnsStrategy : DnsPollingStrategy
 
         LogAnswer(context.Logger, context.TopologyName, Settings.Query, answer.Records.Count, nodes.Count);
         return nodes;
-    }
-
-    private static DnsSettings CreateSettings(DnsStrategyOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return DnsSettings.Create(options.Query, options.NodeBasename, options.PollingInterval, options.NameServer, "Dns", "A and AAAA", Example);
     }
 }

@@ -5,7 +5,7 @@ namespace LibCluster.Strategies.Dns;
 /// <see cref="Query"/> and wants one node <c>{NodeBasename}@{ip}</c> per address, dialled at <c>LibCluster:Node:Port</c>
 /// (the Kubernetes headless-service pattern).
 /// </summary>
-public sealed class DnsStrategyOptions
+public sealed class DnsStrategyOptions : IDnsPollingOptions
 {
     /// <summary>
     /// The fully qualified DNS name whose A and AAAA records list the nodes, for example

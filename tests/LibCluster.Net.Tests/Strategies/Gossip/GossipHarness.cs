@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using LibCluster.Diagnostics;
 using LibCluster.Nodes;
 using LibCluster.Strategies.Gossip;
@@ -10,8 +9,8 @@ namespace LibCluster.Tests.Strategies.Gossip;
 
 /// <summary>
 /// A gossip strategy on a fake clock and an in-memory transport, enumerated by the test one set at a time; drops are
-/// read back from the <c>libcluster.gossip.packets.dropped</c> counter (for this harness's topology only) and logs are
-/// captured.
+/// read back from the <c>libcluster.gossip.packets.dropped</c> counter (for this harness's topology only, by the
+/// <see cref="GossipDropCounter"/> the integration tests' GossipPeer uses too) and logs are captured.
 /// </summary>
 internal sealed class GossipHarness : IAsyncDisposable
 {
@@ -20,8 +19,7 @@ internal sealed class GossipHarness : IAsyncDisposable
     public static readonly NodeName SelfName = NodeName.Parse("a@10.0.0.1");
 
     private readonly LoggerFactory _loggers;
-    private readonly MeterListener _listener = new();
-    private readonly Dictionary<string, long> _drops = [];
+    private readonly GossipDropCounter _drops;
     private readonly List<FakeGossipTransport> _transports = [];
     private CancellationTokenSource? _cancellation;
     private IAsyncEnumerator<IReadOnlySet<NodeAddress>>? _enumerator;
@@ -54,37 +52,7 @@ internal sealed class GossipHarness : IAsyncDisposable
             Metrics = new ClusterMetrics(null),
         };
 
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Name == "libcluster.gossip.packets.dropped")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? topology = null, reason = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "topology")
-                {
-                    topology = tag.Value as string;
-                }
-                else if (tag.Key == "reason")
-                {
-                    reason = tag.Value as string;
-                }
-            }
-
-            if (topology == Topology && reason is not null)
-            {
-                lock (_drops)
-                {
-                    _drops[reason] = _drops.GetValueOrDefault(reason) + value;
-                }
-            }
-        });
-        _listener.Start();
+        _drops = new GossipDropCounter(Topology);
     }
 
     public GossipStrategyOptions Options { get; }
@@ -127,13 +95,7 @@ internal sealed class GossipHarness : IAsyncDisposable
 
     public static NodeAddress Address(string name, int port) => new(NodeName.Parse(name), port);
 
-    public long Dropped(string reason)
-    {
-        lock (_drops)
-        {
-            return _drops.GetValueOrDefault(reason);
-        }
-    }
+    public long Dropped(string reason) => _drops.Dropped(reason);
 
     /// <summary>Starts an enumeration and waits until it has opened its transport and sent its first heartbeat.</summary>
     public async Task StartAsync()
@@ -202,32 +164,7 @@ internal sealed class GossipHarness : IAsyncDisposable
             await StopAsync();
         }
 
-        _listener.Dispose();
+        _drops.Dispose();
         _loggers.Dispose();
-    }
-}
-
-/// <summary>Builds heartbeats as other nodes would send them.</summary>
-internal static class Heartbeats
-{
-    public static byte[] Plain(string name, uint creation = 7, int port = 9001)
-    {
-        var buffer = new byte[GossipPacket.MaxLength];
-        var length = GossipPacket.WritePlain(buffer, new GossipHeartbeat(NodeName.Parse(name), creation, port));
-        return buffer[..length];
-    }
-
-    public static byte[] Sealed(string name, string secret, DateTimeOffset stamp, uint creation = 7, int port = 9001, byte[]? nonce = null)
-    {
-        using var key = GossipKey.Derive(secret);
-        return Sealed(key, new GossipHeartbeat(NodeName.Parse(name), creation, port), stamp.ToUnixTimeMilliseconds(), nonce);
-    }
-
-    public static byte[] Sealed(GossipKey key, GossipHeartbeat heartbeat, long timestampMs, byte[]? nonce = null)
-    {
-        nonce ??= System.Security.Cryptography.RandomNumberGenerator.GetBytes(GossipKey.NonceLength);
-        var buffer = new byte[GossipPacket.MaxLength];
-        var length = GossipPacket.WriteSealed(buffer, heartbeat, key, timestampMs, nonce);
-        return buffer[..length];
     }
 }
