@@ -44,4 +44,7 @@ internal sealed partial class TopologyRuntime
 
     [LoggerMessage(EventId = 2013, Level = LogLevel.Error, Message = "The dialler of {NodeName} stopped unexpectedly; the node is dialled again when its topology or membership changes")]
     private static partial void LogDiallerFailed(ILogger logger, NodeName nodeName, Exception exception);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Debug, Message = "Stopped dialling {NodeName} at {Host}:{Port}: {Reason}")]
+    private static partial void LogDialStopped(ILogger logger, NodeName nodeName, string host, int port, string reason, Exception? exception);
 }

@@ -108,12 +108,15 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
             _topologies[i] = new TopologyEntry(name, strategy, context);
         }
 
-        // Any exception is worth another dial: connectors should throw ClusterException, but a stray socket or
-        // I/O error must not end the retries for good. Cancellation stops the pipeline by itself.
+        // Any exception is worth another dial: connectors should throw ClusterException, but a stray socket or I/O
+        // error, or a connector's own timeout surfacing as OperationCanceledException, must not end the retries for
+        // good. A dial that is no longer needed is the exception: whatever it ended with (typically the cancelled wait
+        // for a dial slot), it is neither retried nor reported. Polly calls OnRetry without looking at the context's
+        // token, so the predicate has to.
         _dialPipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null && !IsNoLongerNeeded(args.Context.CancellationToken)),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = options.ReconnectBaseDelay,
@@ -433,6 +436,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
                 if (_dialers.TryGetValue(node, out var dialer) && _connector.IsConnected(node))
                 {
                     _dialers.Remove(node);
+                    dialer.StopReason = StopReasons.Connected;
                     work.Cancel.Add(dialer);
                 }
             }
@@ -484,6 +488,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
             // A dial in flight is not cancelled; if it succeeds the dialler disconnects the node when it finishes.
             if (_dialers.Remove(name, out var dialer))
             {
+                dialer.StopReason = StopReasons.NotWanted;
                 work.Cancel.Add(dialer);
             }
 
@@ -505,6 +510,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
 
                 // The node moved: dial the new address instead.
                 _dialers.Remove(name);
+                dialer.StopReason = StopReasons.Moved;
                 work.Cancel.Add(dialer);
             }
 
@@ -552,9 +558,12 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
             await _dialPipeline.ExecuteAsync(_ => DialOnceAsync(dialer), context).ConfigureAwait(false);
             connected = true;
         }
-        catch (Exception) when (dialer.Token.IsCancellationRequested)
+        catch (Exception ex) when (IsNoLongerNeeded(dialer.Token))
         {
-            // No longer wanted, connected by someone else, moved, or stopping.
+            // Connected by someone else, no longer wanted, moved, or stopping: not a failure. Only an error other
+            // than the cancellation itself (a dial that failed as it stopped being needed) is worth keeping.
+            var reason = _stopping.IsCancellationRequested ? StopReasons.Stopping : dialer.StopReason;
+            LogDialStopped(_logger, dialer.Address.Name, dialer.Address.Host, dialer.Address.Port, reason, ex is OperationCanceledException ? null : ex);
         }
 #pragma warning disable CA1031 // The retry handles every exception, so only a bug lands here; it must not go unobserved.
         catch (Exception ex)
@@ -572,6 +581,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
 
     private async ValueTask DialOnceAsync(NodeDialer dialer)
     {
+        // Waiting for a slot is where most unneeded dials end: in a mesh forming, the peer often dials first.
         await _dialSlots.WaitAsync(dialer.Token).ConfigureAwait(false);
         try
         {
@@ -580,6 +590,9 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
             {
                 return;
             }
+
+            // Cancelled as the slot came free: the node moved or is no longer wanted, so the dial would be undone.
+            dialer.Token.ThrowIfCancellationRequested();
 
             LogDialling(_logger, address.Name, address.Host, address.Port, dialer.Failures + 1);
 
@@ -617,6 +630,10 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
 
         return default;
     }
+
+    // True once a dialler's dials are no longer needed. The runtime's own token is checked too: it is cancelled
+    // synchronously when stopping starts, the diallers' linked tokens only when its callbacks have run.
+    private bool IsNoLongerNeeded(CancellationToken dialerToken) => dialerToken.IsCancellationRequested || _stopping.IsCancellationRequested;
 
     private void OnDialerFinished(NodeDialer dialer, bool connected)
     {
@@ -748,6 +765,9 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
         /// <summary>A NodeDown arrived while this dialler was registered. Guarded by the runtime's lock.</summary>
         public bool DownSeen { get; set; }
 
+        /// <summary>Why it was cancelled (one of <see cref="StopReasons"/>); set under the runtime's lock before <see cref="Cancel"/>.</summary>
+        public string StopReason { get; set; } = StopReasons.Stopping;
+
         public void Cancel()
         {
             try
@@ -761,6 +781,15 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
         }
 
         public void Dispose() => cancellation.Dispose();
+    }
+
+    /// <summary>Why a dialler stopped before connecting, for the Debug log (event 2014).</summary>
+    private static class StopReasons
+    {
+        public const string Connected = "it is connected (it dialled this node, or another dial won)";
+        public const string NotWanted = "no topology wants it any more";
+        public const string Moved = "its address changed; the new one is dialled instead";
+        public const string Stopping = "this node is stopping";
     }
 
     /// <summary>Side effects decided under the lock and carried out after it.</summary>

@@ -15,6 +15,7 @@ internal sealed class FakeNodeConnector(NodeName self, TimeProvider time) : INod
     private readonly HashSet<NodeName> _connected = [];
     private readonly Dictionary<NodeName, DialMode> _modes = [];
     private readonly Dictionary<NodeName, TaskCompletionSource> _hangs = [];
+    private readonly Dictionary<NodeName, Exception> _errors = [];
     private readonly List<Channel<MembershipChange>> _watchers = [];
     private readonly List<DialRecord> _dials = [];
     private readonly List<NodeName> _disconnects = [];
@@ -74,24 +75,31 @@ internal sealed class FakeNodeConnector(NodeName self, TimeProvider time) : INod
     /// <summary>Dials to <paramref name="node"/> succeed (the default).</summary>
     public void Succeed(NodeName node) => SetMode(node, DialMode.Succeed);
 
-    /// <summary>Dials to <paramref name="node"/> throw <see cref="ClusterConnectException"/>.</summary>
-    public void Fail(NodeName node) => SetMode(node, DialMode.Fail);
+    /// <summary>Dials to <paramref name="node"/> throw <paramref name="error"/>, or by default <see cref="ClusterConnectException"/>.</summary>
+    public void Fail(NodeName node, Exception? error = null)
+    {
+        lock (_gate)
+        {
+            _modes[node] = DialMode.Fail;
+            if (error is null)
+            {
+                _errors.Remove(node);
+            }
+            else
+            {
+                _errors[node] = error;
+            }
+        }
+    }
 
     /// <summary>Dials to <paramref name="node"/> wait until <see cref="Release"/> or cancellation.</summary>
     public void Hang(NodeName node) => SetMode(node, DialMode.Hang);
 
     /// <summary>Lets the hanging dials to <paramref name="node"/> (and later ones) succeed.</summary>
-    public void Release(NodeName node)
-    {
-        TaskCompletionSource? hang;
-        lock (_gate)
-        {
-            _modes[node] = DialMode.Succeed;
-            _hangs.Remove(node, out hang);
-        }
+    public void Release(NodeName node) => Release(node, DialMode.Succeed);
 
-        hang?.TrySetResult();
-    }
+    /// <summary>Makes the hanging dials to <paramref name="node"/> (and later ones) fail as <see cref="Fail"/> does.</summary>
+    public void ReleaseFailing(NodeName node) => Release(node, DialMode.Fail);
 
     public void ReleaseAll()
     {
@@ -139,6 +147,7 @@ internal sealed class FakeNodeConnector(NodeName self, TimeProvider time) : INod
             }
         }
 
+        Exception? error;
         try
         {
             if (hang is not null)
@@ -152,9 +161,20 @@ internal sealed class FakeNodeConnector(NodeName self, TimeProvider time) : INod
             Interlocked.Decrement(ref _inFlight);
         }
 
+        lock (_gate)
+        {
+            // A released hang ends the way the release said.
+            if (hang is not null)
+            {
+                mode = _modes.GetValueOrDefault(address.Name);
+            }
+
+            error = _errors.GetValueOrDefault(address.Name);
+        }
+
         if (mode == DialMode.Fail)
         {
-            throw new ClusterConnectException(address, "refused", "connection refused (fake)");
+            throw error ?? new ClusterConnectException(address, "refused", "connection refused (fake)");
         }
 
         MarkUp(address.Name);
@@ -241,6 +261,18 @@ internal sealed class FakeNodeConnector(NodeName self, TimeProvider time) : INod
         {
             _modes[node] = mode;
         }
+    }
+
+    private void Release(NodeName node, DialMode outcome)
+    {
+        TaskCompletionSource? hang;
+        lock (_gate)
+        {
+            _modes[node] = outcome;
+            _hangs.Remove(node, out hang);
+        }
+
+        hang?.TrySetResult();
     }
 }
 

@@ -253,6 +253,154 @@ public sealed class TopologyRuntimeTests
         failures.Count(r => r.Level == LogLevel.Debug).Should().BeGreaterThan(0, "the failures in between go to Debug");
     }
 
+    // Regression (docs/performance.md, "Things that looked wrong"): while 100 nodes formed a mesh, ~3,000 dials that
+    // waited for a dial slot were cancelled because the peer had dialled first, and each was logged as a failed
+    // dial (2007, with the cancellation's stack trace) and given a retry.
+    [Fact]
+    public async Task Dial_WaitingForASlot_NodeConnectsInbound_EndsQuietlyWithoutRetry()
+    {
+        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { MaxConcurrentDials = 1 });
+        NodeAddress b = Node("b"), c = Node("c");
+        h.Connector.Hang(b.Name);
+        h.Strategy.Yield(b);
+        h.Runtime.Start();
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b holds the only slot");
+        h.Strategy.Yield(b, c);
+        await h.WaitDesiredAsync(b, c);
+
+        h.Connector.MarkUp(c.Name);
+
+        await WaitStoppedAsync(h, c);
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2007 || r.EventId == 2008 || r.EventId == 2013);
+        h.Logs.Records.Single(r => r.EventId == 2014).Should().Match<LogRecord>(r => r.Message.Contains("it is connected") && r.Exception == null);
+        h.Time.PendingTimerCount.Should().Be(0, "no retry is scheduled");
+        h.Connector.Release(b.Name);
+        await h.WaitConnectedAsync(b);
+        h.Time.Advance(TimeSpan.FromMinutes(5));
+        h.Connector.DialCount(c.Name).Should().Be(0);
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2009, "nothing failed, so nothing recovered");
+    }
+
+    [Fact]
+    public async Task Dial_WaitingForASlot_NodeNoLongerWanted_EndsQuietlyWithoutRetry()
+    {
+        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { MaxConcurrentDials = 1 });
+        NodeAddress b = Node("b"), c = Node("c");
+        h.Connector.Hang(b.Name);
+        h.Strategy.Yield(b);
+        h.Runtime.Start();
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b holds the only slot");
+        h.Strategy.Yield(b, c);
+        await h.WaitDesiredAsync(b, c);
+
+        h.Strategy.Yield(b);
+
+        await WaitStoppedAsync(h, c);
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2007 || r.EventId == 2008 || r.EventId == 2013);
+        h.Logs.Records.Single(r => r.EventId == 2014).Message.Should().Contain("no topology wants it");
+        h.Time.PendingTimerCount.Should().Be(0, "no retry is scheduled");
+        h.Connector.Release(b.Name);
+        await h.WaitConnectedAsync(b);
+        h.Time.Advance(TimeSpan.FromMinutes(5));
+        h.Connector.DialCount(c.Name).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Dial_FailsAfterTheNodeConnectedInbound_IsNeitherRetriedNorWarned()
+    {
+        await using var h = new RuntimeHarness();
+        NodeAddress b = Node("b"), x = Node("x");
+        h.Connector.Hang(b.Name);
+        h.Strategy.Yield(b, x);
+        h.Runtime.Start();
+        await h.WaitConnectedAsync(x);
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b is in flight");
+
+        // b dials this node while our own dial is still in the handshake, which then fails. Membership changes are
+        // handled in order, so once x's NodeDown has been seen (x is redialled), b's NodeUp has been too.
+        h.Connector.MarkUp(b.Name);
+        h.Connector.MarkDown(x.Name);
+        await h.WaitDialCountAsync(x, 2);
+        h.Connector.ReleaseFailing(b.Name);
+
+        await WaitStoppedAsync(h, b);
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2007 || r.EventId == 2008 || r.EventId == 2013);
+        h.Logs.Records.Single(r => r.EventId == 2014).Exception.Should().BeOfType<ClusterConnectException>("a real error is kept, at Debug");
+        h.Time.PendingTimerCount.Should().Be(0, "no retry is scheduled");
+        h.Time.Advance(TimeSpan.FromMinutes(5));
+        h.Connector.DialCount(b.Name).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Dial_FailsAfterWaitingForASlot_WarnsOnceAndRetries()
+    {
+        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { MaxConcurrentDials = 1 });
+        NodeAddress b = Node("b"), c = Node("c");
+        h.Connector.Hang(b.Name);
+        h.Connector.Fail(c.Name);
+        h.Strategy.Yield(b);
+        h.Runtime.Start();
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b holds the only slot");
+        h.Strategy.Yield(b, c);
+        await h.WaitDesiredAsync(b, c);
+
+        h.Connector.Release(b.Name);
+
+        await h.WaitDialCountAsync(c, 1);
+        await Eventually.TrueAsync(() => h.Time.PendingTimerCount == 1, "the retry of c is scheduled");
+        var warning = h.Logs.Records.Single(r => r.EventId == 2007);
+        warning.Level.Should().Be(LogLevel.Warning);
+        warning.Message.Should().Contain("c@c.test").And.Contain("(1 failures in a row)").And.Contain("connection refused (fake)");
+        await h.Time.AdvanceToNextTimerAsync();
+        await h.WaitDialCountAsync(c, 2);
+        await Eventually.TrueAsync(() => h.Logs.Records.Any(r => r.EventId == 2008), "the second failure logged at Debug");
+        h.Logs.Records.Count(r => r.EventId == 2007).Should().Be(1, "a streak warns once, then at most every 30 s");
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2013 || r.EventId == 2014);
+    }
+
+    [Fact]
+    public async Task Dial_ConnectorThrowsACancellationOfItsOwn_IsAFailureAndRetried()
+    {
+        await using var h = new RuntimeHarness();
+        var b = Node("b");
+        h.Connector.Fail(b.Name, new OperationCanceledException("the connector's own timeout (fake)"));
+        h.Strategy.Yield(b);
+        h.Runtime.Start();
+        await h.WaitDialCountAsync(b, 1);
+        await Eventually.TrueAsync(() => h.Time.PendingTimerCount == 1, "the retry is scheduled");
+
+        var warning = h.Logs.Records.Single(r => r.EventId == 2007);
+        warning.Exception.Should().BeOfType<OperationCanceledException>("only a ClusterException goes without its stack trace");
+        await h.Time.AdvanceToNextTimerAsync();
+        await h.WaitDialCountAsync(b, 2);
+        h.Connector.Succeed(b.Name);
+        await h.Time.AdvanceToNextTimerAsync();
+        await h.WaitConnectedAsync(b);
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2013 || r.EventId == 2014);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_DialsWaitingForSlots_EndQuietly()
+    {
+        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { MaxConcurrentDials = 1 });
+        NodeAddress b = Node("b"), c = Node("c"), d = Node("d");
+        h.Connector.Hang(b.Name);
+        h.Strategy.Yield(b);
+        h.Runtime.Start();
+        await Eventually.TrueAsync(() => h.Connector.InFlight == 1, "the dial to b holds the only slot");
+        h.Strategy.Yield(b, c, d);
+        await h.WaitDesiredAsync(b, c, d);
+
+        await h.Runtime.DisposeAsync().WithTimeout();
+
+        h.Logs.Records.Should().NotContain(r => r.EventId == 2007 || r.EventId == 2008 || r.EventId == 2013);
+        var stopped = h.Logs.Records.Where(r => r.EventId == 2014).ToList();
+        stopped.Should().OnlyContain(r => r.Message.Contains("this node is stopping") && r.Exception == null);
+        stopped.Should().Contain(r => r.Message.Contains("b@b.test"), "the hanging dial is cancelled quietly too");
+        h.Connector.DialCount(c.Name).Should().Be(0);
+        h.Connector.DialCount(d.Name).Should().Be(0);
+    }
+
     [Fact]
     public async Task Membership_DesiredNodeGoesDown_IsRedialled()
     {
@@ -454,4 +602,10 @@ public sealed class TopologyRuntimeTests
 
         h.Strategy.Starts.Should().Be(0);
     }
+
+    private static Task WaitStoppedAsync(RuntimeHarness h, NodeAddress node) =>
+        Eventually.TrueAsync(
+            () => h.Logs.Records.Any(r => r.EventId == 2014 && r.Message.Contains(node.Name.ToString(), StringComparison.Ordinal)),
+            $"the dialler of {node.Name} stopped",
+            () => string.Join("; ", h.Logs.Records.Where(r => r.EventId >= 2006).Select(r => $"{r.EventId} {r.Message}")));
 }
