@@ -56,30 +56,33 @@ internal sealed partial class LibClusterHostedService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stoppedByHost = true;
+
         // Stop dialling, then say GOODBYE at once: peers see this node leave without waiting for the strategies
         // (a Eureka deregistration, say) to wind down.
         var runtimeStopping = _runtime?.DisposeAsync().AsTask() ?? Task.CompletedTask;
         await connections.DisposeAsync().ConfigureAwait(false);
 
-        // A strategy that ignores cancellation must not hold up shutdown past the host's deadline.
-        try
-        {
-            await runtimeStopping.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await DisposeAsync().ConfigureAwait(false);
+        // A strategy or a handler that ignores cancellation must not hold up shutdown past the host's deadline;
+        // nor the container's disposal after it, which is why the runtime is not waited for again below.
+        await EndsWithinAsync(runtimeStopping, cancellationToken).ConfigureAwait(false);
+        await DisposeCoreAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private bool _stoppedByHost;
 
     public async ValueTask DisposeAsync()
     {
-        if (_runtime is not null)
+        if (!_stoppedByHost && _runtime is not null)
         {
             await _runtime.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposeCoreAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task DisposeCoreAsync(CancellationToken deadline)
+    {
         foreach (var strategy in _strategies)
         {
             switch (strategy)
@@ -96,7 +99,19 @@ internal sealed partial class LibClusterHostedService(
         _strategies.Clear();
 
         await connections.DisposeAsync().ConfigureAwait(false);
-        await mailboxes.DisposeAsync().ConfigureAwait(false);
+        await EndsWithinAsync(mailboxes.DisposeAsync().AsTask(), deadline).ConfigureAwait(false);
+    }
+
+    private static async Task EndsWithinAsync(Task task, CancellationToken deadline)
+    {
+        try
+        {
+            await task.WaitAsync(deadline).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            // Left to finish in the background; the host has stopped waiting.
+        }
     }
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "LibCluster node {NodeName} started on port {Port} with {TopologyCount} topologies")]

@@ -112,17 +112,7 @@ internal sealed partial class PeerConnection
             return SendQueuedAsync(mailbox, payload, requestId, cancellationToken);
         }
 
-        ValueTask<FlushResult> flush;
-        try
-        {
-            flush = WriteMessageLocked(mailbox, payload.Span, requestId);
-        }
-        catch
-        {
-            _writeLock.Exit();
-            throw;
-        }
-
+        var flush = WriteMessageLocked(mailbox, payload.Span, requestId);
         if (!flush.IsCompletedSuccessfully)
         {
             return FinishSendAsync(flush, payload.Length, cancellationToken);
@@ -142,17 +132,7 @@ internal sealed partial class PeerConnection
     private async ValueTask SendQueuedAsync(string mailbox, ReadOnlyMemory<byte> payload, ulong requestId, CancellationToken cancellationToken)
     {
         await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
-        ValueTask<FlushResult> flush;
-        try
-        {
-            flush = WriteMessageLocked(mailbox, payload.Span, requestId);
-        }
-        catch
-        {
-            _writeLock.Exit();
-            throw;
-        }
-
+        var flush = WriteMessageLocked(mailbox, payload.Span, requestId);
         await FinishSendAsync(flush, payload.Length, cancellationToken).ConfigureAwait(false);
     }
 
@@ -210,8 +190,24 @@ internal sealed partial class PeerConnection
         }
     }
 
-    /// <summary>Writes one SEND or REQUEST frame and begins its flush; the caller holds the write lock.</summary>
+    /// <summary>
+    /// Writes one SEND or REQUEST frame and begins its flush; the caller holds the write lock, which is let go here
+    /// if nothing was written (closed, payload too large), and otherwise by whoever finishes the flush.
+    /// </summary>
     private ValueTask<FlushResult> WriteMessageLocked(string mailbox, ReadOnlySpan<byte> payload, ulong requestId)
+    {
+        try
+        {
+            return WriteMessageCore(mailbox, payload, requestId);
+        }
+        catch
+        {
+            _writeLock.Exit();
+            throw;
+        }
+    }
+
+    private ValueTask<FlushResult> WriteMessageCore(string mailbox, ReadOnlySpan<byte> payload, ulong requestId)
     {
         ThrowIfClosed();
 
