@@ -33,6 +33,13 @@ public sealed class NodeOptions
     /// </summary>
     public string? Cookie { get; set; }
 
+    /// <summary>
+    /// Cookies this node also accepts from nodes that dial it, besides <see cref="Cookie"/>: for changing the cookie
+    /// of a running cluster without a partition. It always dials with <see cref="Cookie"/>. Each at least
+    /// <see cref="MinCookieLength"/> characters; empty by default.
+    /// </summary>
+    public IList<string> AcceptedCookies { get; set; } = [];
+
     /// <summary>The address the listener binds to.</summary>
     public string ListenAddress { get; set; } = "0.0.0.0";
 

@@ -28,6 +28,15 @@ internal sealed class LibClusterOptionsValidator(IEnumerable<StrategyRegistratio
             errors.Add($"{Node}:Cookie is too short ({node.Cookie.Length} characters): use at least {NodeOptions.MinCookieLength} random characters.");
         }
 
+        for (var i = 0; i < node.AcceptedCookies.Count; i++)
+        {
+            var accepted = node.AcceptedCookies[i];
+            if (string.IsNullOrEmpty(accepted) || accepted.Length < NodeOptions.MinCookieLength)
+            {
+                errors.Add($"{Node}:AcceptedCookies:{i} is too short ({accepted?.Length ?? 0} characters): use at least {NodeOptions.MinCookieLength} random characters.");
+            }
+        }
+
         if (!string.IsNullOrWhiteSpace(node.Name))
         {
             if (!NodeName.TryParse(node.Name.Trim(), out _, out var error))

@@ -127,6 +127,7 @@ public static class LibClusterServiceCollectionExtensions
         {
             Name = name,
             Cookie = node.Cookie!,
+            AcceptedCookies = [.. node.AcceptedCookies],
             ListenAddress = System.Net.IPAddress.Parse(node.ListenAddress),
             Port = node.Port,
             TickTime = node.TickTime,

@@ -50,7 +50,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _handshake = new HandshakeProtocol(settings.Cookie, settings.Name, settings.Creation);
+        _handshake = new HandshakeProtocol(settings.Cookie, settings.Name, settings.Creation, acceptedCookies: settings.AcceptedCookies);
         _handshakeSlots = new SemaphoreSlim(settings.MaxPendingHandshakes, settings.MaxPendingHandshakes);
         _authFailures = new AuthFailureLimiter(time);
         _failedHandshakeWarnings = new AddressWarningThrottle(time, logger, InboundHandshakeFailedEvent);

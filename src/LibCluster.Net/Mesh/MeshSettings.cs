@@ -10,6 +10,9 @@ internal sealed record MeshSettings
 
     public required string Cookie { get; init; }
 
+    /// <summary>Cookies also accepted from nodes that dial this one (a cookie being rotated in or out).</summary>
+    public IReadOnlyList<string> AcceptedCookies { get; init; } = [];
+
     public uint Creation { get; init; } = NodeCreation.NewCreation();
 
     public IPAddress ListenAddress { get; init; } = IPAddress.Any;

@@ -33,13 +33,14 @@ internal sealed class TestNode : IAsyncDisposable
 
     public NodeAddress Address => new(Name, "127.0.0.1", Manager.ListenEndPoint!.Port);
 
-    public static TestNode Start(string basename, string cookie = Cookie, TimeSpan? tickTime = null, ILoggerFactory? loggers = null, uint? creation = null, int port = 0, int maxPendingHandshakes = 64, TimeSpan? handshakeTimeout = null, LibCluster.Mesh.Transport.MeshTls? tls = null)
+    public static TestNode Start(string basename, string cookie = Cookie, TimeSpan? tickTime = null, ILoggerFactory? loggers = null, uint? creation = null, int port = 0, int maxPendingHandshakes = 64, TimeSpan? handshakeTimeout = null, LibCluster.Mesh.Transport.MeshTls? tls = null, IReadOnlyList<string>? acceptedCookies = null)
     {
         loggers ??= NullLoggerFactory.Instance;
         var settings = new MeshSettings
         {
             Name = NodeName.Parse($"{basename}@127.0.0.1"),
             Cookie = cookie,
+            AcceptedCookies = acceptedCookies ?? [],
             ListenAddress = IPAddress.Loopback,
             Port = port,
             TickTime = tickTime ?? TimeSpan.FromSeconds(15),

@@ -90,6 +90,16 @@ public sealed class AddLibClusterTests
             .And.Contain(f => f.StartsWith("LibCluster:Node:Port", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Validate_ShortAcceptedCookie_NamesItsIndex()
+    {
+        var settings = Valid();
+        settings["LibCluster:Node:AcceptedCookies:0"] = GoodCookie + "-next";
+        settings["LibCluster:Node:AcceptedCookies:1"] = "short";
+
+        Failures(settings).Should().ContainSingle(f => f.StartsWith("LibCluster:Node:AcceptedCookies:1 is too short", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("MailboxCapacity", "0")]
     [InlineData("MailboxCapacityBytes", "0")]

@@ -103,6 +103,55 @@ public sealed class HandshakeProtocolTests
         link.ToInitiator.Captured().Length.Should().Be(StatusFrameLength + ChallengeFrameLength, "no ACK and no error frame follows a failed proof");
     }
 
+    /// <summary>
+    /// Cookie rotation: an acceptor that also accepts the cookie being rotated in (or out) lets a dialler with either
+    /// one in, and answers under the dialler's own cookie, which is the only one the dialler can check.
+    /// </summary>
+    [Theory]
+    [InlineData(Cookie, OtherCookie, OtherCookie)]
+    [InlineData(OtherCookie, Cookie, OtherCookie)]
+    [InlineData(Cookie, OtherCookie, Cookie)]
+    public async Task Handshake_InitiatorCookieAmongTheAcceptedOnes_BothSidesComplete(string acceptorCookie, string acceptedToo, string initiatorCookie)
+    {
+        await using var link = TappedLink.Create();
+        var acceptorProtocol = new HandshakeProtocol(acceptorCookie, Bob, BobCreation, BobFlags, acceptedCookies: [acceptedToo]);
+
+        var acceptor = Accept(acceptorProtocol, link.Acceptor, _ => HandshakeVerdict.Ok);
+        var initiator = Initiate(InitiatorProtocol(cookie: initiatorCookie), link.Initiator, Bob);
+
+        (await initiator.WaitAsync(Timeout)).Peer.Should().Be(Bob);
+        (await acceptor.WaitAsync(Timeout)).Peer.Should().Be(Alice);
+    }
+
+    [Fact]
+    public async Task AcceptAsync_InitiatorCookieNotAmongTheAccepted_ThrowsBadCookie()
+    {
+        const string Third = "a-third-cookie-nobody-in-this-cluster-accepts-000";
+        await using var link = TappedLink.Create();
+        var acceptorProtocol = new HandshakeProtocol(Cookie, Bob, BobCreation, BobFlags, acceptedCookies: [OtherCookie]);
+
+        var acceptor = Accept(acceptorProtocol, link.Acceptor, _ => HandshakeVerdict.Ok);
+        var initiator = Initiate(InitiatorProtocol(cookie: Third), link.Initiator, Bob);
+
+        (await ShouldFail(acceptor)).Should().Be("bad_cookie");
+        (await ShouldFail(initiator)).Should().Be("rejected");
+    }
+
+    [Fact]
+    public async Task InitiateAsync_AcceptedCookiesAreNotUsedToDial_AcceptorWithOnlyTheOldCookieRejects()
+    {
+        // A node that accepts the old cookie but dials with the new one is refused by a node that knows only the old:
+        // the rotation's order (accept everywhere first, then switch) matters, and is what docs/security.md says.
+        await using var link = TappedLink.Create();
+        var initiatorProtocol = new HandshakeProtocol(OtherCookie, Alice, AliceCreation, AliceFlags, acceptedCookies: [Cookie]);
+
+        var acceptor = Accept(AcceptorProtocol(cookie: Cookie), link.Acceptor, _ => HandshakeVerdict.Ok);
+        var initiator = Initiate(initiatorProtocol, link.Initiator, Bob);
+
+        (await ShouldFail(acceptor)).Should().Be("bad_cookie");
+        (await ShouldFail(initiator)).Should().Be("rejected");
+    }
+
     [Fact]
     public async Task InitiateAsync_FakeAcceptorWithRightCookie_Completes()
     {

@@ -22,13 +22,23 @@ internal sealed class HandshakeProtocol
     private static readonly byte[] KeySalt = "LibCluster.Net handshake v1"u8.ToArray();
 
     private readonly byte[] _key;
+    private readonly byte[][] _acceptedKeys;
     private readonly NodeName _self;
     private readonly uint _creation;
     private readonly ulong _flags;
 
-    public HandshakeProtocol(string cookie, NodeName self, uint creation, ulong flags = 0)
+    /// <param name="cookie">The cookie this node proves when it dials, and accepts first.</param>
+    /// <param name="self">This node's name.</param>
+    /// <param name="creation">This node's creation.</param>
+    /// <param name="flags">Capability flags.</param>
+    /// <param name="acceptedCookies">
+    /// Cookies also accepted from a node that dials this one (rotation): the acceptor checks the proof under each and
+    /// answers under the one that matched, which is the dialler's own.
+    /// </param>
+    public HandshakeProtocol(string cookie, NodeName self, uint creation, ulong flags = 0, IEnumerable<string>? acceptedCookies = null)
     {
         _key = DeriveKey(cookie);
+        _acceptedKeys = [_key, .. (acceptedCookies ?? []).Where(c => c != cookie).Distinct(StringComparer.Ordinal).Select(DeriveKey)];
         _self = self;
         _creation = creation;
         _flags = flags;
@@ -114,15 +124,14 @@ internal sealed class HandshakeProtocol
         var transcript = Concat(hello, status, challenge);
         var reply = await ReadAsync(pipe, cancellationToken).ConfigureAwait(false);
         var replyMac = HandshakeMessages.DecodeReply(reply);
-        if (!CryptographicOperations.FixedTimeEquals(replyMac, Mac(InitiatorLabel, transcript)))
-        {
-            // Tell the peer nothing: the connection just closes.
-            throw new MeshProtocolException("bad_cookie", $"The peer calling itself {peer.Name} could not prove that it knows the cookie.");
-        }
+
+        // A wrong proof gets no answer: the connection just closes.
+        var key = MatchingKey(replyMac, transcript)
+            ?? throw new MeshProtocolException("bad_cookie", $"The peer calling itself {peer.Name} could not prove that it knows the cookie.");
 
         var outcome = new HandshakeOutcome(peer.Name, peer.Creation, peer.Flags, HandshakeVerdict.Ok);
         var verdict = decide(outcome);
-        var ack = HandshakeMessages.EncodeAck(verdict, Mac(AcceptorLabel, Concat(transcript, reply, [(byte)verdict])));
+        var ack = HandshakeMessages.EncodeAck(verdict, Mac(key, AcceptorLabel, Concat(transcript, reply, [(byte)verdict])));
         await PipeFrames.WriteFramesAsync(pipe.Output, cancellationToken, ack).ConfigureAwait(false);
         return outcome with { Verdict = verdict };
     }
@@ -130,7 +139,24 @@ internal sealed class HandshakeProtocol
     private static ValueTask<byte[]> ReadAsync(IDuplexPipe pipe, CancellationToken cancellationToken) =>
         PipeFrames.ReadFrameAsync(pipe.Input, HandshakeMessages.MaxHandshakeFrameBytes, cancellationToken);
 
-    private byte[] Mac(byte[] label, byte[] transcript) => HMACSHA256.HashData(_key, Concat(label, transcript));
+    private byte[] Mac(byte[] label, byte[] transcript) => Mac(_key, label, transcript);
+
+    private static byte[] Mac(byte[] key, byte[] label, byte[] transcript) => HMACSHA256.HashData(key, Concat(label, transcript));
+
+    /// <summary>The accepted key under which the dialler's proof is right, or null. Every key is tried, so the time taken does not tell which matched.</summary>
+    private byte[]? MatchingKey(ReadOnlySpan<byte> proof, byte[] transcript)
+    {
+        byte[]? match = null;
+        foreach (var key in _acceptedKeys)
+        {
+            if (CryptographicOperations.FixedTimeEquals(proof, Mac(key, InitiatorLabel, transcript)) && match is null)
+            {
+                match = key;
+            }
+        }
+
+        return match;
+    }
 
     private static byte[] NewNonce() => RandomNumberGenerator.GetBytes(HandshakeMessages.NonceSize);
 
