@@ -80,6 +80,50 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
     public async Task PackagesFromLocalFeed_GettingStartedApp_TwoProcessesFormAClusterAndExchangeMessages()
     {
         using var work = new TempDirectory("consumer");
+        var (project, ports) = await CreateGettingStartedAppAsync(work);
+
+        // Built once, so that the two `dotnet run`s below do not build the same project at the same time.
+        await Dotnet.RunAsync(project, CommandTimeout, "build");
+
+        await RunTwoNodesAsync(info => StartNode(project, info), ports);
+    }
+
+    /// <summary>
+    /// The same app compiled ahead of time to one native executable (<c>PublishAot</c>): the packages must work
+    /// without a JIT and with trimming, where reflection-based configuration binding would fail. The publish must be
+    /// free of trimming and AOT warnings.
+    /// </summary>
+    [NativeAotFact]
+    public async Task PackagesFromLocalFeed_GettingStartedAppCompiledNatively_TwoProcessesFormAClusterAndExchangeMessages()
+    {
+        using var work = new TempDirectory("native");
+        var (project, ports) = await CreateGettingStartedAppAsync(work);
+
+        var publish = await Dotnet.RunAsync(project, TimeSpan.FromMinutes(10), "publish", "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", "native");
+        publish.Should().NotMatchRegex(@"warning (IL\d{4}|SYSLIB1\d{3})", "the packages are trim- and AOT-safe");
+        var executable = Path.Combine(project, "native", "HelloCluster");
+        File.Exists(executable).Should().BeTrue(publish);
+        File.Exists(Path.Combine(project, "native", "LibCluster.Net.dll")).Should().BeFalse("a native build carries no assemblies");
+
+        await RunTwoNodesAsync(
+            info =>
+            {
+                // The native executable itself, in the project folder (where appsettings.json is, as with dotnet run).
+                var native = new System.Diagnostics.ProcessStartInfo(executable) { WorkingDirectory = project };
+                Dotnet.Clean(native);
+                foreach (var (key, value) in info)
+                {
+                    native.Environment[key] = value;
+                }
+
+                return native;
+            },
+            ports);
+    }
+
+    /// <summary>The app of docs/getting-started.md, created with the CLI against this run's packages, on free ports.</summary>
+    private async Task<(string Project, int[] Ports)> CreateGettingStartedAppAsync(TempDirectory work)
+    {
 
         // Nothing from above the temp folder (a stray Directory.Build.props) may shape this build, and the feed is added
         // to the machine's package sources, not put in their place (no <clear/>).
@@ -108,17 +152,23 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
         var settings = DocSnippets.Get("getting-started.md", "getting-started", "appsettings.json");
         settings.Should().Contain("9001").And.Contain("9002");
         File.WriteAllText(Path.Combine(project, "appsettings.json"), settings.Replace("9001", Dotnet.Text(ports[0]), StringComparison.Ordinal).Replace("9002", Dotnet.Text(ports[1]), StringComparison.Ordinal));
+        return (project, ports);
+    }
 
-        // Built once, so that the two `dotnet run`s below do not build the same project at the same time.
-        await Dotnet.RunAsync(project, CommandTimeout, "build");
-
+    /// <summary>
+    /// docs/getting-started.md, "Running two nodes locally": two nodes with the cookie exported, the second with its
+    /// name and port overridden; each sees the other and gets its reply; each stops gracefully on SIGTERM.
+    /// </summary>
+    private async Task RunTwoNodesAsync(Func<Dictionary<string, string>, System.Diagnostics.ProcessStartInfo> startInfo, int[] ports)
+    {
         var cookie = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
-        await using var first = StartNode(project, "app0", cookie, overrides: []);
-        await using var second = StartNode(project, "app1", cookie, overrides: new()
+        await using var first = ChildProcess.Start("app0", startInfo(new() { ["LibCluster__Node__Cookie"] = cookie }));
+        await using var second = ChildProcess.Start("app1", startInfo(new()
         {
+            ["LibCluster__Node__Cookie"] = cookie,
             ["LibCluster__Node__Name"] = "app1@127.0.0.1",
             ["LibCluster__Node__Port"] = Dotnet.Text(ports[1]),
-        });
+        }));
         try
         {
             await first.WaitForLineAsync(l => l == "NodeUp app1@127.0.0.1: app0@127.0.0.1 is connected to [app1@127.0.0.1]", StartTimeout, "its view with app1");
@@ -140,17 +190,16 @@ public sealed partial class PackageTests(PackedLibraries packages, ITestOutputHe
         }
     }
 
-    private static ChildProcess StartNode(string project, string name, string cookie, Dictionary<string, string> overrides)
+    private static System.Diagnostics.ProcessStartInfo StartNode(string project, Dictionary<string, string> environment)
     {
         // docs/getting-started.md, "Running two nodes locally": dotnet run in the project folder, the cookie exported.
         var info = Dotnet.StartInfo(project, "run", "--no-build");
-        info.Environment["LibCluster__Node__Cookie"] = cookie;
-        foreach (var (key, value) in overrides)
+        foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;
         }
 
-        return ChildProcess.Start(name, info);
+        return info;
     }
 
     private static string HostingVersion()

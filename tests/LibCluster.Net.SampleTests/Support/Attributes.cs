@@ -51,3 +51,22 @@ internal sealed class DnsmasqFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A test that compiles an app to native code: needs Linux and a C toolchain (clang or gcc) to link it.</summary>
+internal sealed class NativeAotFactAttribute : FactAttribute
+{
+    public NativeAotFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "Publishes for linux-x64: Linux only.";
+        }
+        else if (!OnPath("clang") && !OnPath("gcc"))
+        {
+            Skip = "Native AOT links with clang or gcc, and neither is installed (apt-get install gcc; .ci/run does).";
+        }
+    }
+
+    private static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Any(dir => File.Exists(Path.Combine(dir, tool)));
+}
