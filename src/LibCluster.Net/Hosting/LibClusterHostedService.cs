@@ -46,7 +46,7 @@ internal sealed partial class LibClusterHostedService(
         _runtime = new TopologyRuntime(
             topologies,
             new MeshNodeConnector(connections),
-            new TopologyRuntimeOptions { DefaultPort = value.Node.Port == 0 ? connections.ListenEndPoint.Port : value.Node.Port },
+            new TopologyRuntimeOptions { DefaultPort = value.Node.Port == 0 ? connections.ListenEndPoint.Port : value.Node.Port, Creation = connections.Creation },
             time,
             loggers,
             metrics);

@@ -15,6 +15,13 @@ public sealed class TopologyContext
     /// <summary>The port nodes of this cluster listen on unless a strategy learns another (<c>LibCluster:Node:Port</c>).</summary>
     public required int DefaultPort { get; init; }
 
+    /// <summary>
+    /// This node's creation: a number that differs each time the node starts (0 where the host did not give one).
+    /// A strategy that announces the node (a registry, a gossip) can carry it, so that peers tell a restarted node
+    /// from its previous life.
+    /// </summary>
+    public uint Creation { get; init; }
+
     /// <summary>The clock to use for polling intervals and timeouts.</summary>
     public required TimeProvider TimeProvider { get; init; }
 

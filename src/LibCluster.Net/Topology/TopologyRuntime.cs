@@ -101,6 +101,7 @@ internal sealed partial class TopologyRuntime : IAsyncDisposable
                 TopologyName = name,
                 Self = _self,
                 DefaultPort = options.DefaultPort,
+                Creation = options.Creation,
                 TimeProvider = time,
                 Logger = loggers.CreateLogger($"{typeof(TopologyRuntime).Namespace}.{name}"),
                 Metrics = metrics,

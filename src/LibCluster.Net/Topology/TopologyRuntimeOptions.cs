@@ -6,6 +6,9 @@ internal sealed record TopologyRuntimeOptions
     /// <summary>The port strategies use for nodes that do not name one (<c>LibCluster:Node:Port</c>).</summary>
     public int DefaultPort { get; init; } = 9001;
 
+    /// <summary>This node's creation, handed to the strategies (0: not known).</summary>
+    public uint Creation { get; init; }
+
     /// <summary>The delay before the first retry of a failed dial; later ones grow exponentially, with jitter.</summary>
     public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 

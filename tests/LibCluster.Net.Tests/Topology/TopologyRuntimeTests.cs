@@ -33,7 +33,7 @@ public sealed class TopologyRuntimeTests
     [Fact]
     public async Task Start_ReturnsAtOnce_AndStrategiesGetTheirContext()
     {
-        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { DefaultPort = 9555 });
+        await using var h = new RuntimeHarness(options: new TopologyRuntimeOptions { DefaultPort = 9555, Creation = 0xC0FFEE });
 
         h.Runtime.Start();
 
@@ -42,6 +42,7 @@ public sealed class TopologyRuntimeTests
         context.TopologyName.Should().Be("t1");
         context.Self.Should().Be(SelfName);
         context.DefaultPort.Should().Be(9555);
+        context.Creation.Should().Be(0xC0FFEEu);
         context.TimeProvider.Should().BeSameAs(h.Time);
         context.Logger.Should().NotBeNull();
     }
