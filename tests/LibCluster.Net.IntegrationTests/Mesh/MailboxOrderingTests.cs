@@ -7,8 +7,15 @@ public sealed class MailboxOrderingTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public async Task SendAsync_ThreeNodesSendToOneMailbox_EachSendersOrderKeptAndHandlerNeverOverlapsItself()
+    /// <summary>
+    /// Three senders stream to one mailbox while each also sends to a second mailbox every few messages (so runs of
+    /// messages for one mailbox are cut into batches and handed over in between), for a mailbox on the thread pool
+    /// and for an inline one (which runs on the receive buffer when idle and queues when another connection holds it).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SendAsync_ThreeNodesSendToOneMailbox_EachSendersOrderKeptAndHandlerNeverOverlapsItself(bool inline)
     {
         const int senders = 3;
         const int perSender = 5_000;
@@ -53,6 +60,12 @@ public sealed class MailboxOrderingTests
             {
                 done.TrySetResult();
             }
+       }, inline ? Messaging.MailboxOptions.Inline : Messaging.MailboxOptions.Default);
+        var sideMessages = 0;
+        using var side = target.Cluster.Register("side", (_, _) =>
+        {
+            Interlocked.Increment(ref sideMessages);
+            return ValueTask.CompletedTask;
         });
         await Task.WhenAll(nodes.Select(n => n.Cluster.ConnectAsync(target.Address).AsTask())).WaitAsync(Timeout);
 
@@ -64,6 +77,10 @@ public sealed class MailboxOrderingTests
                 BinaryPrimitives.WriteInt32BigEndian(payload, index);
                 BinaryPrimitives.WriteInt32BigEndian(payload.AsSpan(4), sequence);
                 await node.Cluster.SendAsync(target.Name, "inbox", payload);
+                if (sequence % 7 == 0)
+                {
+                    await node.Cluster.SendAsync(target.Name, "side", payload);
+                }
             }
         }))).WaitAsync(Timeout);
         await done.Task.WaitAsync(Timeout);
@@ -71,5 +88,6 @@ public sealed class MailboxOrderingTests
         overlaps.Should().Be(0, "a mailbox handles one message at a time");
         outOfOrder.Should().BeEmpty("messages from one node arrive in the order they were sent");
         next.Should().AllBeEquivalentTo(perSender);
+        await Eventually.TrueAsync(() => Volatile.Read(ref sideMessages) == senders * ((perSender + 6) / 7), Timeout, "every message to the other mailbox arrived");
     }
 }
