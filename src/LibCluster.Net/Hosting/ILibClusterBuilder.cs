@@ -25,22 +25,22 @@ public interface ILibClusterBuilder
 
     /// <summary>
     /// Registers a strategy made by <paramref name="factory"/>; its options are bound by reflection and checked with
-    /// their data annotations, then by <paramref name="validate"/>, which returns errors naming config keys under the
-    /// path it is given. For trimmed or ahead-of-time compiled applications use the overload that takes a bind delegate.
+    /// their data annotations, then by <paramref name="validate"/> (null for none), which returns errors naming config
+    /// keys under the path it is given. For trimmed or ahead-of-time compiled applications use the overload that takes a bind delegate.
     /// </summary>
     [RequiresUnreferencedCode(LibClusterBuilder.ReflectionBindingMessage)]
     [RequiresDynamicCode(LibClusterBuilder.ReflectionBindingMessage)]
-    ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+    ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate)
         where TOptions : class, new();
 
     /// <summary>
     /// Registers a strategy whose options <paramref name="bind"/> reads from the topology's <c>Config</c> section,
     /// for example <c>static (config, options) =&gt; config.Bind(options)</c>, which the configuration binding
     /// source generator (<c>EnableConfigurationBindingGenerator</c>) turns into plain code: safe to trim and to
-    /// compile ahead of time. Data annotations are not checked; <paramref name="validate"/> returns errors naming
-    /// config keys under the path it is given.
+    /// compile ahead of time. Data annotations are not checked; <paramref name="validate"/> (null for none) returns
+    /// errors naming config keys under the path it is given.
     /// </summary>
-    ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+    ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate)
         where TOptions : class, new();
 }
 
@@ -56,18 +56,18 @@ internal sealed class LibClusterBuilder(IServiceCollection services) : ILibClust
     public ILibClusterBuilder AddStrategy<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TStrategy, TOptions>(string name)
         where TStrategy : class, ITopologyStrategy
         where TOptions : class, new() =>
-        AddStrategy<TOptions>(name, static (services, options) => ActivatorUtilities.CreateInstance<TStrategy>(services, options));
+        AddStrategy<TOptions>(name, static (services, options) => ActivatorUtilities.CreateInstance<TStrategy>(services, options), validate: null);
 
     [RequiresUnreferencedCode(ReflectionBindingMessage)]
     [RequiresDynamicCode(ReflectionBindingMessage)]
-    public ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+    public ILibClusterBuilder AddStrategy<TOptions>(string name, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate)
         where TOptions : class, new()
     {
         ArgumentNullException.ThrowIfNull(factory);
         return Add(name, new ReflectionStrategyRegistration<TOptions>(name, factory, validate));
     }
 
-    public ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate = null)
+    public ILibClusterBuilder AddStrategy<TOptions>(string name, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, ITopologyStrategy> factory, Func<TOptions, string, IEnumerable<string>>? validate)
         where TOptions : class, new()
     {
         ArgumentNullException.ThrowIfNull(bind);

@@ -38,7 +38,8 @@ public sealed class ShutdownTests
             .AddStrategy<StubbornOptions>(
                 "Stubborn",
                 static (config, options) => config.Bind(options),
-                (_, _) => new StubbornStrategy(strategyStarted, neverEnds.Task));
+                (_, _) => new StubbornStrategy(strategyStarted, neverEnds.Task),
+                validate: null);
         var host = builder.Build();
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(10));
         var cluster = host.Services.GetRequiredService<ICluster>();

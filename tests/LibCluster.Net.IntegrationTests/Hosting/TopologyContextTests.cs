@@ -29,7 +29,7 @@ public sealed class TopologyContextTests
             ["LibCluster:Topologies:mine:Strategy"] = "Recording",
         });
         builder.Services.AddLibCluster(builder.Configuration.GetSection("LibCluster"))
-            .AddStrategy<RecordingOptions>("Recording", static (config, options) => config.Bind(options), (_, _) => new RecordingStrategy(seen));
+            .AddStrategy<RecordingOptions>("Recording", static (config, options) => config.Bind(options), (_, _) => new RecordingStrategy(seen), validate: null);
         using var host = builder.Build();
         await host.StartAsync().WaitAsync(Timeout);
         try
