@@ -38,14 +38,19 @@ internal sealed class Mailbox : IDisposable
     // Set while StopAsync waits for the owner to let go.
     private TaskCompletionSource? _released;
 
-    public Mailbox(MailboxRegistry registry, string name, ClusterMessageHandler handler, bool runInline)
+    public Mailbox(MailboxRegistry registry, string name, ClusterMessageHandler handler, bool runInline, int capacity, long capacityBytes)
     {
         _registry = registry;
         Name = name;
         _handler = handler;
         RunInline = runInline;
+        _capacity = capacity;
+        _capacityBytes = capacityBytes;
         _drain = DrainAsync;
     }
+
+    private readonly int _capacity;
+    private readonly long _capacityBytes;
 
     public string Name { get; }
 
@@ -57,8 +62,8 @@ internal sealed class Mailbox : IDisposable
     private long WaitingMessages => Volatile.Read(ref _enqueuedMessages) - Volatile.Read(ref _takenMessages);
 
     private bool IsFull =>
-        WaitingMessages >= _registry.Capacity
-        || Volatile.Read(ref _enqueuedBytes) - Volatile.Read(ref _takenBytes) >= _registry.MaxQueuedBytes;
+        WaitingMessages >= _capacity
+        || Volatile.Read(ref _enqueuedBytes) - Volatile.Read(ref _takenBytes) >= _capacityBytes;
 
     /// <summary>
     /// Runs the handler for one message on this thread if the mailbox is idle and nothing waits in its queue;

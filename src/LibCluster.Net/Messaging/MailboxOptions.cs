@@ -11,6 +11,15 @@ public sealed class MailboxOptions
     /// </summary>
     public bool RunInline { get; init; }
 
+    /// <summary>
+    /// Messages this mailbox queues before the connections feeding it stop reading; null: the node's
+    /// <c>LibCluster:Node:MailboxCapacity</c>. A mailbox that takes bursts from many nodes may want more.
+    /// </summary>
+    public int? Capacity { get; init; }
+
+    /// <summary>Payload bytes this mailbox queues before the connections feeding it stop reading; null: the node's <c>LibCluster:Node:MailboxCapacityBytes</c>.</summary>
+    public long? CapacityBytes { get; init; }
+
     internal static readonly MailboxOptions Default = new();
 
     /// <summary>Options for a handler that never blocks its thread.</summary>

@@ -63,7 +63,18 @@ internal sealed partial class MailboxRegistry : IInboundMessageSink, IAsyncDispo
         ValidateName(name);
         ArgumentNullException.ThrowIfNull(handler);
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-        var mailbox = new Mailbox(this, name, handler, (options ?? MailboxOptions.Default).RunInline);
+        options ??= MailboxOptions.Default;
+        if (options.Capacity is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Capacity, $"The capacity of mailbox '{name}' must be at least 1 message.");
+        }
+
+        if (options.CapacityBytes is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.CapacityBytes, $"The byte capacity of mailbox '{name}' must be at least 1.");
+        }
+
+        var mailbox = new Mailbox(this, name, handler, options.RunInline, options.Capacity ?? Capacity, options.CapacityBytes ?? MaxQueuedBytes);
         if (!_mailboxes.TryAdd(name, mailbox))
         {
             throw new InvalidOperationException($"A mailbox named '{name}' is already registered on node {_self}.");
