@@ -12,8 +12,9 @@ namespace LibCluster.Strategies.Dns;
 /// <remarks>
 /// When the answer's additional section carries the target's address, the node is dialled at that address (the
 /// lowest IPv4 address, else the lowest IPv6 one): the answer came from <see cref="DnsStrategyOptions.NameServer"/>,
-/// which the system resolver the mesh would otherwise ask may not know. Without one, the node is dialled by the
-/// target name. Priority and weight are ignored: every target is a member. A record whose target is the root
+/// which the system resolver the mesh would otherwise ask may not know. Without one, a configured NameServer is
+/// asked for the target's A/AAAA records; only without a NameServer (or an answer from it) is the node dialled by
+/// the target name. Priority and weight are ignored: every target is a member. A record whose target is the root
 /// ("service not available here") is skipped.
 /// </remarks>
 internal sealed class DnsSrvStrategy : DnsPollingStrategy
@@ -74,8 +75,8 @@ internal sealed class DnsSrvStrategy : DnsPollingStrategy
             }
             else
             {
-                var host = PreferredAddress(record.Addresses)?.ToString() ?? record.Target;
-                byName.Add(name, new NodeAddress(name, host, record.Port));
+                var address = PreferredAddress(record.Addresses) ?? await AddressFromNameServerAsync(record.Target, cancellationToken).ConfigureAwait(false);
+                byName.Add(name, new NodeAddress(name, address?.ToString() ?? record.Target, record.Port));
             }
         }
 
@@ -98,6 +99,29 @@ internal sealed class DnsSrvStrategy : DnsPollingStrategy
         }
 
         _reported = now;
+    }
+
+    /// <summary>
+    /// The target's address from <see cref="DnsStrategyOptions.NameServer"/> when the SRV answer carried none: the
+    /// system resolver the mesh would otherwise ask may not know names that only that server knows. Null (dial the
+    /// name) without a name server of our own, or when it does not answer.
+    /// </summary>
+    private async ValueTask<IPAddress?> AddressFromNameServerAsync(string target, CancellationToken cancellationToken)
+    {
+        if (Settings.NameServer is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var answer = await Resolver.ResolveAddressesAsync(new DnsQuery(target, Settings.NameServer, Settings.QueryTimeout), cancellationToken).ConfigureAwait(false);
+            return answer.NameExists ? PreferredAddress(answer.Records) : null;
+        }
+        catch (ClusterException)
+        {
+            return null;
+        }
     }
 
     private static IPAddress? PreferredAddress(IReadOnlyList<IPAddress> addresses) =>

@@ -50,6 +50,50 @@ public sealed class DnsSrvStrategyTests
         ], "the name stays the target; the lowest IPv4 address, else the lowest IPv6 one, is dialled");
     }
 
+    [Fact]
+    public async Task PollAsync_NoAdditionalAddressButANameServer_AsksItForTheTargetsAddress()
+    {
+        // The mesh would resolve the target with the system resolver, which may not know what only this server knows.
+        var resolver = new FakeDnsResolver().Services(Srv("n1.cluster.example", 7001), Srv("n2.cluster.example", 7002, "10.0.0.2")).Addresses("fd00::9", "10.0.0.7");
+        var strategy = new DnsSrvStrategy(new DnsSrvStrategyOptions { Query = "_dist._tcp.cluster.example", NodeBasename = "app", NameServer = "127.0.0.53:5353" }, resolver);
+        await using var driver = new PollDriver(strategy, resolver);
+
+        var set = await driver.PollAsync();
+
+        set.Should().BeEquivalentTo(
+        [
+            Node("app@n1.cluster.example", "10.0.0.7", 7001),
+            Node("app@n2.cluster.example", "10.0.0.2", 7002),
+        ]);
+        resolver.Queries.Select(q => q.Name).Should().Equal(["_dist._tcp.cluster.example", "n1.cluster.example"], "only the target without an address is looked up");
+        resolver.Queries.Should().AllSatisfy(q => q.NameServer!.ToString().Should().Be("127.0.0.53:5353"));
+    }
+
+    [Fact]
+    public async Task PollAsync_NoAdditionalAddressAndTheNameServerFailsForIt_DialsTheName()
+    {
+        var resolver = new FakeDnsResolver().Services(Srv("n1.cluster.example", 7001)).NameNotFound();
+        resolver.Services(Srv("n1.cluster.example", 7001));
+        var strategy = new DnsSrvStrategy(new DnsSrvStrategyOptions { Query = "_dist._tcp.cluster.example", NodeBasename = "app", NameServer = "127.0.0.53:5353" }, resolver);
+        await using var driver = new PollDriver(strategy, resolver);
+
+        var set = await driver.PollAsync();
+
+        set.Should().BeEquivalentTo([Node("app@n1.cluster.example", "n1.cluster.example", 7001)]);
+    }
+
+    [Fact]
+    public async Task PollAsync_NoAdditionalAddressAndNoNameServer_DialsTheNameWithoutAnotherLookup()
+    {
+        var resolver = new FakeDnsResolver().Services(Srv("n1.cluster.example", 7001));
+        await using var driver = new PollDriver(Strategy(resolver), resolver);
+
+        var set = await driver.PollAsync();
+
+        set.Should().BeEquivalentTo([Node("app@n1.cluster.example", "n1.cluster.example", 7001)]);
+        resolver.Calls.Should().Be(1, "the system resolver is the mesh's to ask, when it dials");
+    }
+
     [Theory]
     [InlineData("app@n1.cluster.example")]
     [InlineData("app@N1.Cluster.Example")]
