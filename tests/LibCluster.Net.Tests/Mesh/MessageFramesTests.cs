@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using CsCheck;
 using LibCluster.Mesh;
 using LibCluster.Mesh.Framing;
 
@@ -243,5 +244,45 @@ public sealed class MessageFramesTests
         var bytes = new byte[length];
         new Random(seed).NextBytes(bytes);
         return bytes;
+    }
+}
+
+/// <summary>
+/// SEND and REQUEST frames in one segment are decoded by a fast path without a <see cref="SequenceReader{T}"/>; a
+/// frame split over segments takes the general decoder. Both must agree on every input, well formed or not.
+/// </summary>
+public sealed class MessageFramesFastPathTests
+{
+    [Fact]
+    public void Decode_AnyBytesInOneSegmentOrSplit_SameOutcome()
+    {
+        // Mostly SEND/REQUEST-shaped inputs (type byte 2 or 3, a short mailbox length), plus anything at all.
+        var shaped = Gen.Select(Gen.Int[2, 3], Gen.Byte.Array[0, 40], (type, rest) => (byte[])[(byte)type, .. rest]);
+        var inputs = Gen.OneOf(shaped, Gen.Byte.Array[0, 40]);
+
+        inputs.Sample(
+            bytes =>
+            {
+                var whole = Outcome(new ReadOnlySequence<byte>(bytes));
+                for (var cut = 1; cut < bytes.Length; cut++)
+                {
+                    var split = Outcome(TestSequences.Split(bytes, cut));
+                    split.Should().Be(whole, "the frame {0} split at {1} decodes as it does whole", Convert.ToHexString(bytes), cut);
+                }
+            },
+            iter: 20_000);
+    }
+
+    private static string Outcome(ReadOnlySequence<byte> frame)
+    {
+        try
+        {
+            var decoded = MessageFrames.Decode(frame);
+            return $"{decoded.Type} id={decoded.Id} status={decoded.Status} mailbox={Convert.ToHexString(decoded.Mailbox.ToArray())} payload={Convert.ToHexString(decoded.Payload.ToArray())}";
+        }
+        catch (MeshProtocolException ex)
+        {
+            return $"error: {ex.Message}";
+        }
     }
 }
