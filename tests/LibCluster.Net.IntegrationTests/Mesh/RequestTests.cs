@@ -81,7 +81,7 @@ public sealed class RequestTests
         var (group, a, b) = await ConnectedPairAsync();
         await using var _ = group;
         using var echo = Echo(b);
-        using var stuck = b.Cluster.Register("stuck", async (_, ct) => await Task.Delay(System.Threading.Timeout.Infinite, ct));
+        using var stuck = StuckMailbox(b, "stuck").Mailbox;
         var timeout = TimeSpan.FromMilliseconds(300);
         var clock = Stopwatch.StartNew();
 
@@ -99,14 +99,10 @@ public sealed class RequestTests
     {
         var (group, a, b) = await ConnectedPairAsync();
         await using var _ = group;
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stuck = b.Cluster.Register("stuck", async (_, ct) =>
-        {
-            entered.TrySetResult();
-            await Task.Delay(System.Threading.Timeout.Infinite, ct);
-        });
+        var stuck = StuckMailbox(b, "stuck");
+        using var mailbox = stuck.Mailbox;
         var request = a.Cluster.RequestAsync(b.Name, "stuck", "hi"u8.ToArray(), TimeSpan.FromSeconds(30)).AsTask();
-        await entered.Task.WaitAsync(Timeout);
+        await stuck.Entered.WaitAsync(Timeout);
         var clock = Stopwatch.StartNew();
 
         var stopping = NodeGroup.StopAsync(b);
@@ -124,14 +120,10 @@ public sealed class RequestTests
     {
         var (group, a, b) = await ConnectedPairAsync();
         await using var _ = group;
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stuck = b.Cluster.Register("stuck", async (_, ct) =>
-        {
-            entered.TrySetResult();
-            await Task.Delay(System.Threading.Timeout.Infinite, ct);
-        });
+        var stuck = StuckMailbox(b, "stuck");
+        using var mailbox = stuck.Mailbox;
         var request = a.Cluster.RequestAsync(b.Name, "stuck", "hi"u8.ToArray(), TimeSpan.FromSeconds(30)).AsTask();
-        await entered.Task.WaitAsync(Timeout);
+        await stuck.Entered.WaitAsync(Timeout);
         var clock = Stopwatch.StartNew();
 
         await a.Cluster.DisconnectAsync(b.Name).AsTask().WaitAsync(Timeout);
@@ -152,7 +144,7 @@ public sealed class RequestTests
         var (group, a, b) = await ConnectedPairAsync();
         await using var _ = group;
         using var echo = Echo(b);
-        using var silent = b.Cluster.Register("never", async (_, ct) => await Task.Delay(System.Threading.Timeout.Infinite, ct));
+        using var silent = StuckMailbox(b, "never").Mailbox;
         var shortTimeout = TimeSpan.FromMilliseconds(30);
 
         for (var round = 0; round < 40; round++)
@@ -226,6 +218,18 @@ public sealed class RequestTests
         await a.Cluster.ConnectAsync(b.Address).AsTask().WaitAsync(Timeout);
         await Eventually.TrueAsync(() => b.Manager.IsConnected(a.Name), Timeout, "b sees a");
         return (group, a, b);
+    }
+
+    /// <summary>A mailbox whose handler never answers (until the node stops); the task completes when it has a message.</summary>
+    private static (IDisposable Mailbox, Task Entered) StuckMailbox(TestNode node, string name)
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mailbox = node.Cluster.Register(name, async (_, ct) =>
+        {
+            entered.TrySetResult();
+            await Task.Delay(System.Threading.Timeout.Infinite, ct);
+        });
+        return (mailbox, entered.Task);
     }
 
     private static IDisposable Echo(TestNode node) =>

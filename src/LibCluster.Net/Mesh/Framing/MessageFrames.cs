@@ -42,15 +42,8 @@ internal static class MessageFrames
 {
     public const int MaxMailboxBytes = 255;
 
-    /// <summary>The most frame-payload bytes any message adds to its payload (a REQUEST to a 255-byte mailbox).</summary>
-    public const int MaxOverhead = 1 + 8 + 1 + MaxMailboxBytes;
-
     /// <summary>Bytes of a REPLY frame's payload besides the reply's own bytes: type, id, status.</summary>
     public const int ReplyOverhead = 1 + 8 + 1;
-
-    /// <summary>Bytes of a SEND or REQUEST frame's payload besides the message: type, id (requests), mailbox.</summary>
-    public static int MessageOverhead(string mailbox, ulong requestId) =>
-        1 + (requestId == 0 ? 0 : 8) + 1 + Encoding.UTF8.GetByteCount(mailbox);
 
     public static void WriteTick(IBufferWriter<byte> writer)
     {
