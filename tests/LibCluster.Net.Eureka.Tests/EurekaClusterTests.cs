@@ -267,7 +267,7 @@ public sealed class EurekaClusterTests
             NoNodeDown(recorders, "expiring tokens never disturb the cluster");
             foreach (var node in nodes)
             {
-                node.Logs.Entries.Where(e => e.EventId is >= 5001 and <= 5099 && e.Level >= LogLevel.Warning).Should().BeEmpty();
+                node.Logs.Entries.Where(e => e.EventId.Id is >= 5001 and <= 5099 && e.Level >= LogLevel.Warning).Should().BeEmpty();
                 var text = node.Logs.AllText().ToList();
                 foreach (var secret in server.IssuedTokens.Append(server.Options.ClientSecret))
                 {

@@ -204,16 +204,7 @@ internal sealed class CountingLog : ILoggerProvider
                 return;
             }
 
-            var values = new Dictionary<string, object?>(StringComparer.Ordinal);
-            if (state is IEnumerable<KeyValuePair<string, object?>> pairs)
-            {
-                foreach (var (key, value) in pairs)
-                {
-                    values[key] = value;
-                }
-            }
-
-            owner._warnings.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception), values, Stopwatch.GetTimestamp()));
+            owner._warnings.Enqueue(LogEntry.Capture(category, logLevel, eventId, state, exception, formatter));
         }
     }
 }
