@@ -29,7 +29,8 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
     private readonly object _gate = new();
     private readonly Dictionary<NodeName, PeerState> _peers = [];
 
-    // The active connection of every connected node, for lookups without _gate; written under _gate by Attach/Detach.
+    // The active connection of every connected node, which every reader uses (lock-free); written only under _gate,
+    // by Attach and Detach, together with PeerState.Active, which the connection rules decide on.
     private readonly ConcurrentDictionary<NodeName, PeerConnection> _active = new();
     private readonly List<Channel<MembershipChange>> _watchers = [];
     private readonly SemaphoreSlim _handshakeSlots;
@@ -104,35 +105,14 @@ internal sealed partial class ConnectionManager : IAsyncDisposable, IDisposable
         LogListening(_logger, Self, ListenEndPoint);
     }
 
-    public IReadOnlyCollection<NodeName> ConnectedNodes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _peers.Where(p => p.Value.Active is not null).Select(p => p.Key).ToArray();
-            }
-        }
-    }
+    public IReadOnlyCollection<NodeName> ConnectedNodes => [.. _active.Keys];
 
-    public bool IsConnected(NodeName node)
-    {
-        lock (_gate)
-        {
-            return _peers.TryGetValue(node, out var state) && state.Active is not null;
-        }
-    }
+    public bool IsConnected(NodeName node) => _active.ContainsKey(node);
 
     /// <summary>The live connection to <paramref name="node"/>, or null. Lock-free: every send asks.</summary>
     public PeerConnection? GetConnection(NodeName node) => _active.TryGetValue(node, out var connection) ? connection : null;
 
-    public PeerConnection[] GetConnections()
-    {
-        lock (_gate)
-        {
-            return _peers.Values.Select(s => s.Active).OfType<PeerConnection>().ToArray();
-        }
-    }
+    public PeerConnection[] GetConnections() => [.. _active.Values];
 
     /// <summary>
     /// Membership changes from now on, in the order they happened, beginning with a NodeUp for every node
